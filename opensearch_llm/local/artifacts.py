@@ -1,0 +1,188 @@
+"""Fetch the OpenSearch integ-test zip and the two plugin zips with mvn, verify and install them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+from opensearch_llm.errors import DownloadError, LocalNodeError
+from opensearch_llm.local.java import Jdk
+from opensearch_llm.local.paths import cache_dir, runtime_dir
+
+log = logging.getLogger(__name__)
+
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+PLUGINS = ("opensearch-job-scheduler", "opensearch-ml")  # install order: job-scheduler first
+MVN_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One Maven artifact of the local distribution."""
+
+    group: str
+    artifact: str
+    version: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}:zip"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.artifact}-{self.version}.zip"
+
+
+def artifacts_for(version: str) -> list[Artifact]:
+    """The three zips that make a local node of ``version``, in install order."""
+    return [
+        Artifact("org.opensearch.distribution.integ-test-zip", "opensearch", version),
+        Artifact("org.opensearch.plugin", "opensearch-job-scheduler", f"{version}.0"),
+        Artifact("org.opensearch.plugin", "opensearch-ml-plugin", f"{version}.0"),
+    ]
+
+
+def _verify_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if not zf.namelist():
+                raise DownloadError(f"{path.name} is an empty zip")
+    except zipfile.BadZipFile as exc:
+        raise DownloadError(f"{path.name} is not a valid zip ({exc})", hint=f"delete {path} and retry") from exc
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _is_verified(path: Path) -> bool:
+    stamp = _stamp(path)
+    return path.exists() and stamp.exists() and stamp.read_text().strip() == _size_and_mtime(path)
+
+
+def _size_and_mtime(path: Path) -> str:
+    # mvn -C already verified the checksum from Maven Central; the stamp only proves the
+    # file is the one we verified, without hashing 400 MB on every warm start
+    st = path.stat()
+    return f"{st.st_size}:{int(st.st_mtime)}"
+
+
+def _mvn(env: Mapping[str, str]) -> str:
+    mvn = shutil.which("mvn", path=env.get("PATH"))
+    if not mvn:
+        raise DownloadError(
+            "mvn is not installed; it is needed to fetch OpenSearch from Maven Central",
+            hint="apt-get install maven, or set OPENSEARCH_HOME to an existing installation",
+        )
+    return mvn
+
+
+def fetch(artifact: Artifact, dest: Path, env: Mapping[str, str]) -> Path:
+    """Copy ``artifact`` into ``dest`` with ``mvn dependency:copy`` (strict checksums); reuse a verified copy."""
+    target = dest / artifact.filename
+    if _is_verified(target):
+        return target
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        _mvn(env), "-B", "-q", "-C", f"{DEPENDENCY_PLUGIN}:copy",
+        f"-Dartifact={artifact.coordinates}", f"-DoutputDirectory={dest}",
+        "-Dmdep.overWriteReleases=true",
+    ]
+    log.info("fetching %s with mvn", artifact.coordinates)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MVN_TIMEOUT, env=dict(env))
+    except subprocess.TimeoutExpired as exc:
+        raise DownloadError(f"mvn timed out fetching {artifact.coordinates}") from exc
+    if proc.returncode != 0 or not target.exists():
+        reason = next((ln for ln in proc.stdout.splitlines() if "ERROR" in ln), proc.stderr.strip()[-300:])
+        raise DownloadError(
+            f"could not download {artifact.coordinates} from Maven Central: {reason.strip()}",
+            hint="check network access to Maven Central (mvn), or set OPENSEARCH_HOME",
+        )
+    _verify_zip(target)
+    _stamp(target).write_text(_size_and_mtime(target))
+    return target
+
+
+def fetch_all(version: str, env: Optional[Mapping[str, str]] = None) -> list[Path]:
+    """Fetch and verify every zip for ``version`` into the cache dir; return their paths."""
+    env = os.environ if env is None else env
+    dest = cache_dir(env) / "zips" / version
+    return [fetch(a, dest, env) for a in artifacts_for(version)]
+
+
+def _unzip(zip_path: Path, into: Path) -> None:
+    if shutil.which("unzip"):
+        subprocess.run(["unzip", "-q", "-o", str(zip_path), "-d", str(into)], check=True)
+        return
+    with zipfile.ZipFile(zip_path) as zf:  # zipfile drops exec bits: restore them from the headers
+        for info in zf.infolist():
+            out = Path(zf.extract(info, into))
+            mode = info.external_attr >> 16
+            if mode:
+                out.chmod(mode)
+
+
+def _install_plugin(home: Path, zip_path: Path, jdk: Jdk) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENSEARCH_JAVA_HOME": jdk.home}
+    proc = subprocess.run(
+        [str(home / "bin" / "opensearch-plugin"), "install", "--batch", zip_path.resolve().as_uri()],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise LocalNodeError(f"installing {zip_path.name} failed: {' / '.join(tail)}")
+
+
+def _make_world_readable(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            mode = p.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            extra = stat.S_IRGRP | stat.S_IROTH
+            if stat.S_ISDIR(mode) or mode & stat.S_IXUSR:
+                extra |= stat.S_IXGRP | stat.S_IXOTH
+            p.chmod(mode | extra)
+    root.chmod(root.stat().st_mode | 0o755)
+
+
+def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
+            progress: Callable[[str], None] = lambda _m: None) -> Path:
+    """Return an installed OpenSearch home for ``version`` with both plugins (cached, built once)."""
+    env = os.environ if env is None else env
+    if env.get("OPENSEARCH_HOME"):
+        return Path(env["OPENSEARCH_HOME"])
+    base = runtime_dir(env) / "dist"
+    home = base / f"opensearch-{version}"
+    marker = home / ".opensearch-llm-installed.json"
+    if marker.exists():
+        return home
+    progress(f"fetching OpenSearch {version} and its plugins with mvn (cached after the first run)")
+    dist_zip, *plugin_zips = fetch_all(version, env)
+    progress(f"installing OpenSearch {version} with job-scheduler and ML Commons")
+    staging = base / f".staging-{version}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        _unzip(dist_zip, staging)
+        tree = staging / f"opensearch-{version}"
+        for zip_path in plugin_zips:
+            _install_plugin(tree, zip_path, jdk)
+        (tree / marker.name).write_text(json.dumps({"version": version, "plugins": list(PLUGINS)}))
+        _make_world_readable(tree)
+        shutil.rmtree(home, ignore_errors=True)
+        tree.rename(home)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    base.chmod(0o755)
+    return home
