@@ -1,0 +1,133 @@
+"""Load blueprints: read -> environment check -> interpolate -> ``--set`` -> validate -> typed model.
+
+:func:`load_blueprint` raises :class:`~opensearch_llm.errors.MissingEnvError` when the only problems
+are unset environment variables, and :class:`~opensearch_llm.errors.BlueprintError` (carrying every
+problem) otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from opensearch_llm.errors import BlueprintError, MissingEnvError, Problem
+from opensearch_llm.blueprint.model import (
+    DEFAULT_ANSWER, DEFAULT_TIMEOUT, Blueprint, ConnectorSpec, DeploySpec, Expectation, ModelGroupSpec,
+    ModelSpec, OllamaSpec, PredictSpec, SmokeSpec, parse_duration,
+)
+from opensearch_llm.blueprint.validate import analyse
+
+PathArg = Union[str, Path]
+CONNECTOR_KEYS = ("name", "description", "version", "protocol", "parameters", "credential",
+                  "client_config", "actions")
+
+
+def _section(data: Dict[str, Any], key: str) -> Dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _connector(data: Dict[str, Any], name: str, description: str) -> ConnectorSpec:
+    raw = _section(data, "connector")
+    body: Dict[str, Any] = {
+        "name": raw.get("name") or name,
+        "description": raw.get("description", description),
+        "version": str(raw.get("version", "1")),
+        "protocol": raw.get("protocol", "http"),
+    }
+    for key in CONNECTOR_KEYS[4:]:
+        if key in raw:
+            body[key] = raw[key]
+    if not body["description"]:
+        del body["description"]
+    return ConnectorSpec(body)
+
+
+def _predict(data: Dict[str, Any]) -> PredictSpec:
+    raw = _section(data, "predict")
+    style = raw.get("style", "messages")
+    return PredictSpec(style=style, input=raw.get("input", style), answer=raw.get("answer", DEFAULT_ANSWER),
+                       reasoning=raw.get("reasoning"))
+
+
+def _smoke(data: Dict[str, Any], predict: PredictSpec) -> SmokeSpec:
+    raw = _section(data, "smoke")
+    if "expect" in raw:
+        expect = tuple(Expectation(**item) for item in raw["expect"])
+    else:
+        expect = (Expectation(path=predict.answer, not_empty=True),)
+    timeout = parse_duration(raw["timeout"]) if "timeout" in raw else DEFAULT_TIMEOUT
+    return SmokeSpec(parameters=raw.get("parameters", {}), expect=expect, timeout=timeout)
+
+
+def _ollama(data: Dict[str, Any], connector: ConnectorSpec) -> Optional[OllamaSpec]:
+    if "ollama" not in data:
+        return None
+    raw = _section(data, "ollama")
+    params = connector.parameters
+    model = raw.get("model") or (params.get("model") if isinstance(params.get("model"), str) else None)
+    host = raw.get("host") or (params.get("base_url") if isinstance(params.get("base_url"), str) else None)
+    return OllamaSpec(pull=bool(raw.get("pull", False)), model=model, host=host)
+
+
+def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
+    """The typed :class:`Blueprint` for validated, interpolated ``data`` read from ``source``."""
+    name = data["blueprint"]
+    description = data.get("description", "")
+    group = _section(data, "model_group")
+    model = _section(data, "model")
+    connector = _connector(data, name, description)
+    predict = _predict(data)
+    deploy = _section(data, "deploy")
+    extra = {k: v for k, v in model.items() if k not in ("name", "description", "function_name")}
+    return Blueprint(
+        name=name,
+        description=description,
+        source=source,
+        requires_env=tuple(data.get("requires_env", ())),
+        model_group=ModelGroupSpec(group.get("name") or name, group.get("description", description)),
+        connector=connector,
+        model=ModelSpec(model.get("name") or name, model.get("description", description),
+                        model.get("function_name", "remote"), extra),
+        deploy=DeploySpec(parse_duration(deploy["timeout"]) if "timeout" in deploy else DEFAULT_TIMEOUT),
+        smoke=_smoke(data, predict),
+        predict=predict,
+        ollama=_ollama(data, connector),
+    )
+
+
+def _raise_for(problems: List[Problem], only_env: bool) -> None:
+    raise (MissingEnvError if only_env else BlueprintError)(problems)
+
+
+def load_blueprint(path: PathArg, *, env: Optional[Mapping[str, str]] = None,
+                   env_file: Optional[PathArg] = None, overrides: Sequence[str] = ()) -> Blueprint:
+    """Load, interpolate and validate the blueprint at ``path``.
+
+    ``env`` defaults to ``os.environ``; ``env_file`` to ``./.env`` when present; ``overrides`` are
+    ``PATH=VALUE`` strings as given to ``--set``.  Raise :class:`MissingEnvError` if every problem is
+    an unset environment variable, else :class:`BlueprintError` with every problem.
+    """
+    analysis = analyse(path, env=env, env_file=env_file, overrides=overrides)
+    if analysis.problems:
+        _raise_for(analysis.problems, analysis.only_env_problems)
+    assert analysis.data is not None
+    return build_blueprint(analysis.data, analysis.file)
+
+
+def load_blueprints(paths: Iterable[PathArg], *, env: Optional[Mapping[str, str]] = None,
+                    env_file: Optional[PathArg] = None, overrides: Sequence[str] = ()) -> List[Blueprint]:
+    """Load several blueprints; problems of all files are collected into one error."""
+    blueprints: List[Blueprint] = []
+    problems: List[Problem] = []
+    only_env = True
+    for path in paths:
+        analysis = analyse(path, env=env, env_file=env_file, overrides=overrides)
+        if analysis.problems:
+            problems += analysis.problems
+            only_env = only_env and analysis.only_env_problems
+        elif analysis.data is not None:
+            blueprints.append(build_blueprint(analysis.data, analysis.file))
+    if problems:
+        _raise_for(list(dict.fromkeys(problems)), only_env)
+    return blueprints

@@ -1,0 +1,231 @@
+"""The typed blueprint: frozen dataclasses built from validated data.
+
+:class:`ConnectorSpec` holds the ML Commons connector body exactly as it is POSTed, with
+:class:`~opensearch_llm.secrets.Secret` values inside ``credential``; use
+:func:`opensearch_llm.secrets.reveal` on it only when sending the request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from opensearch_llm.errors import excerpt
+from opensearch_llm.secrets import masked as mask_secrets
+from opensearch_llm.blueprint.paths import get_path
+from opensearch_llm.blueprint.schema import DURATION_PATTERN
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_ANSWER = "inference_results[0].output[0].dataAsMap.choices[0].message.content"
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like ``500ms``, ``30s``, ``2m``, ``1h``, ``1m30s``; ``ValueError`` otherwise."""
+    hint = "(use e.g. 30s, 2m, 500ms)"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"bad duration {value!r} {hint}")
+    if isinstance(value, str):
+        if not re.match(DURATION_PATTERN, value):
+            raise ValueError(f"bad duration {value!r} {hint}")
+        text = value.strip()
+        parts = _PART.findall(text)
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts) if parts else float(text)
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"bad duration {value!r} (must be greater than 0)")
+    return seconds
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value in ([], {})
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One smoke check: the value at ``path`` must satisfy exactly one of the conditions."""
+
+    path: str
+    equals: Any = None
+    contains: Optional[str] = None
+    regex: Optional[str] = None
+    not_empty: bool = False
+    ignore_case: bool = False
+
+    def check(self, response: Dict[str, Any]) -> Optional[str]:
+        """None when ``response`` satisfies this expectation, else the reason it does not."""
+        try:
+            value = get_path(response, self.path)
+        except KeyError as exc:
+            return f"{self.path}: {exc}"
+        shown = excerpt(_as_text(value), 200)
+        if self.not_empty and _is_empty(value):
+            return f"{self.path}: expected a non-empty value, got {shown!r}"
+        if self.equals is not None and not self._equal(value):
+            return f"{self.path}: expected {self.equals!r}, got {shown!r}"
+        if self.contains is not None and not self._contains(_as_text(value)):
+            return f"{self.path}: expected it to contain {self.contains!r}, got {shown!r}"
+        flags = re.IGNORECASE if self.ignore_case else 0
+        if self.regex is not None and not re.search(self.regex, _as_text(value), flags):
+            return f"{self.path}: expected a match for /{self.regex}/, got {shown!r}"
+        return None
+
+    def _equal(self, value: Any) -> bool:
+        if self.ignore_case and isinstance(value, str) and isinstance(self.equals, str):
+            return value.casefold() == self.equals.casefold()
+        return value == self.equals
+
+    def _contains(self, text: str) -> bool:
+        if self.ignore_case:
+            return str(self.contains).casefold() in text.casefold()
+        return str(self.contains) in text
+
+
+@dataclass(frozen=True)
+class ModelGroupSpec:
+    """The model group to create."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """The connector body exactly as POSTed to ``_plugins/_ml/connectors/_create`` (Secrets in ``credential``)."""
+
+    body: Dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The connector name."""
+        return self.body["name"]
+
+    @property
+    def parameters(self) -> Dict[str, Any]:
+        """The connector parameters."""
+        return self.body.get("parameters", {})
+
+    @property
+    def actions(self) -> List[Dict[str, Any]]:
+        """The connector actions."""
+        return self.body.get("actions", [])
+
+    @property
+    def predict_action(self) -> Dict[str, Any]:
+        """The first action with ``action_type: predict``."""
+        return next(a for a in self.actions if a.get("action_type") == "predict")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The remote model; ``extra`` holds ``interface``/``deploy_setting`` and other register fields."""
+
+    name: str
+    description: str = ""
+    function_name: str = "remote"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """Deployment settings."""
+
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class SmokeSpec:
+    """The smoke probe: predict ``parameters`` and the expectations on the answer."""
+
+    parameters: Dict[str, Any]
+    expect: Tuple[Expectation, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+
+    def check(self, response: Dict[str, Any]) -> List[str]:
+        """Every failure reason for ``response`` (empty when all expectations hold)."""
+        return [reason for reason in (e.check(response) for e in self.expect) if reason]
+
+
+@dataclass(frozen=True)
+class PredictSpec:
+    """How to send input (``style`` and ``input`` parameter) and where to read the answer."""
+
+    style: str = "messages"
+    input: str = "messages"
+    answer: str = DEFAULT_ANSWER
+    reasoning: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OllamaSpec:
+    """Ollama host options; ``model``/``host`` default to the connector's ``model``/``base_url`` parameters."""
+
+    pull: bool = False
+    model: Optional[str] = None
+    host: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """A loaded, validated blueprint."""
+
+    name: str
+    description: str
+    source: str
+    requires_env: Tuple[str, ...]
+    model_group: ModelGroupSpec
+    connector: ConnectorSpec
+    model: ModelSpec
+    deploy: DeploySpec
+    smoke: SmokeSpec
+    predict: PredictSpec
+    ollama: Optional[OllamaSpec] = None
+
+    def to_dict(self, masked: bool = True) -> Dict[str, Any]:
+        """A plain-dict view; with ``masked`` (default) credentials read ``***``, else they stay Secrets."""
+        data = {
+            "blueprint": self.name, "description": self.description, "source": self.source,
+            "requires_env": list(self.requires_env),
+            "model_group": {"name": self.model_group.name, "description": self.model_group.description},
+            "connector": self.connector.body,
+            "model": {"name": self.model.name, "description": self.model.description,
+                      "function_name": self.model.function_name, **self.model.extra},
+            "deploy": {"timeout": self.deploy.timeout},
+            "smoke": {"parameters": self.smoke.parameters, "timeout": self.smoke.timeout,
+                      "expect": [_expectation_dict(e) for e in self.smoke.expect]},
+            "predict": {"style": self.predict.style, "input": self.predict.input,
+                        "answer": self.predict.answer, "reasoning": self.predict.reasoning},
+            "ollama": None if self.ollama is None else {
+                "pull": self.ollama.pull, "model": self.ollama.model, "host": self.ollama.host},
+        }
+        data = json.loads(json.dumps(mask_secrets(data))) if masked else _copy(data)
+        return data
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _expectation_dict(expectation: Expectation) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"path": expectation.path}
+    for key in ("equals", "contains", "regex"):
+        if getattr(expectation, key) is not None:
+            out[key] = getattr(expectation, key)
+    if expectation.not_empty:
+        out["not_empty"] = True
+    if expectation.ignore_case:
+        out["ignore_case"] = True
+    return out

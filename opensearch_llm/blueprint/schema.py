@@ -1,0 +1,175 @@
+"""The blueprint JSON Schema (draft 2020-12).
+
+Published as ``opensearch_llm/schema/blueprint.schema.json`` for editors (yaml-language-server);
+regenerate it with ``python -m opensearch_llm.blueprint.schema > opensearch_llm/schema/blueprint.schema.json``.
+The schema checks structure; :mod:`opensearch_llm.blueprint.validate` adds the semantic rules.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Dict, Iterable, Optional
+
+SCHEMA_ID = "https://github.com/opensearch-llm/opensearch-llm/schema/blueprint.schema.json"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DURATION_PATTERN = r"^\s*(?:[0-9]+(?:\.[0-9]+)?|(?:[0-9]+(?:\.[0-9]+)?(?:ms|h|m|s))+)\s*$"
+STYLES = ("messages", "prompt", "texts")
+ACTION_TYPES = ("predict", "execute", "batch_predict", "cancel_batch_predict", "batch_predict_status")
+METHODS = ("POST", "GET", "PUT", "DELETE")
+PROTOCOLS = ("http", "aws_sigv4")
+BACKOFF_POLICIES = ("constant", "exponential_equal_jitter", "exponential_full_jitter")
+
+
+def _field(kind: Any, title: str, description: str, **extra: Any) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {"title": title, "description": description}
+    if kind is not None:
+        spec["type"] = kind
+    spec.update(extra)
+    return spec
+
+
+def _object(title: str, description: str, properties: Dict[str, Any],
+            required: Iterable[str] = (), **extra: Any) -> Dict[str, Any]:
+    spec = _field("object", title, description, properties=properties, additionalProperties=False, **extra)
+    if required:
+        spec["required"] = list(required)
+    return spec
+
+
+def _open_map(title: str, description: str, values: Optional[Dict[str, Any]] = None, **extra: Any) -> Dict[str, Any]:
+    return _field("object", title, description, additionalProperties=values if values is not None else True, **extra)
+
+
+def _duration(title: str, description: str) -> Dict[str, Any]:
+    return _field(["number", "string"], title, description + " Seconds as a number, or a string such as "
+                  "500ms, 30s, 2m, 1h, 1m30s.", pattern=DURATION_PATTERN, exclusiveMinimum=0)
+
+
+def _int(title: str, description: str, minimum: int = 0) -> Dict[str, Any]:
+    return _field("integer", title, description, minimum=minimum)
+
+
+_CLIENT_CONFIG = _object("Client config", "ML Commons HTTP client settings for this connector.", {
+    "max_connection": _int("Max connections", "Connection pool size (ML Commons default 30).", 1),
+    "connection_timeout": _int("Connection timeout", "Seconds to wait for a TCP connection (30 from 3.7; "
+                                                     "older lines default to 30000 seconds)."),
+    "read_timeout": _int("Read timeout", "Seconds to wait for the upstream answer; set it explicitly "
+                                         "(120-300 for CPU-bound Ollama models)."),
+    "retry_backoff_millis": _int("Retry backoff", "Milliseconds between retries (default 200)."),
+    "retry_timeout_seconds": _int("Retry timeout", "Give up retrying after this many seconds (default 30)."),
+    "max_retry_times": _int("Max retries", "Retries on throttling; 0 = none (default), -1 = unlimited.", -1),
+    "retry_backoff_policy": _field("string", "Retry backoff policy", "How the backoff grows.",
+                                   enum=list(BACKOFF_POLICIES)),
+    "skip_ssl_verification": _field("boolean", "Skip SSL verification", "Do not verify the upstream "
+                                                                        "certificate (3.x only)."),
+})
+
+_ACTION = _object("Action", "One connector action (ML Commons ConnectorAction).", {
+    "action_type": _field("string", "Action type", "What the action is for; a model needs a predict action.",
+                          enum=list(ACTION_TYPES)),
+    "method": _field("string", "HTTP method", "GET and POST everywhere; PUT and DELETE from 3.5.",
+                     enum=list(METHODS)),
+    "url": _field("string", "URL", "Absolute http(s) URL; ${parameters.x} is filled from connector.parameters.",
+                  minLength=1),
+    "headers": _open_map("Headers", "HTTP headers; reference secrets as ${credential.name}, never literally.",
+                         {"type": "string"}),
+    "request_body": _field("string", "Request body", "JSON template; string parameters go inside quotes "
+                                                     "(\"${parameters.prompt}\"), arrays and objects without "
+                                                     "(${parameters.messages})."),
+    "pre_process_function": _field("string", "Pre-process function", "Built-in name or Painless script."),
+    "post_process_function": _field("string", "Post-process function", "Built-in name or Painless script."),
+}, required=("action_type", "method", "url"))
+
+_CONNECTOR = _object("Connector", "The ML Commons connector body; ${parameters.*} and ${credential.*} "
+                                  "pass through to ML Commons untouched.", {
+    "name": _field("string", "Connector name", "Defaults to the blueprint name.", minLength=1),
+    "description": _field("string", "Connector description", "Defaults to the blueprint description."),
+    "version": _field(["string", "integer"], "Connector version", "Defaults to \"1\"."),
+    "protocol": _field("string", "Protocol", "http (default) or aws_sigv4.", enum=list(PROTOCOLS)),
+    "parameters": _open_map("Parameters", "Connector parameters, used for ${parameters.x} in url, headers and "
+                                          "request_body; request parameters override them."),
+    "credential": _open_map("Credential", "Secrets, encrypted by ML Commons; non-empty (use a dummy value "
+                                          "for endpoints without auth). Masked everywhere except the request.",
+                            {"type": "string"}, minProperties=1),
+    "client_config": _CLIENT_CONFIG,
+    "actions": _field("array", "Actions", "Connector actions; at least one predict action.", items=_ACTION),
+}, required=("credential", "actions"))
+
+_EXPECTATION = _object("Expectation", "One check on the smoke answer: exactly one of equals, contains, "
+                                      "regex or not_empty.", {
+    "path": _field("string", "Path", "Where to look in the predict response, e.g. "
+                                     "inference_results[0].output[0].dataAsMap.choices[0].message.content.",
+                   minLength=1),
+    "equals": _field(None, "Equals", "The value must equal this (JSON value)."),
+    "contains": _field("string", "Contains", "The value, as text, must contain this."),
+    "regex": _field("string", "Regex", "The value, as text, must match this Python regular expression "
+                                       "(re.search)."),
+    "not_empty": _field("boolean", "Not empty", "The value must exist and not be null, blank, [] or {}."),
+    "ignore_case": _field("boolean", "Ignore case", "Compare case-insensitively (equals, contains, regex)."),
+}, required=("path",))
+
+SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative description of one remote LLM "
+                                                            "provisioned into OpenSearch ML Commons.", {
+    "blueprint": _field("string", "Blueprint name", "Identity used in resource names and the ownership marker: "
+                                                    "lowercase letters, digits and '-', at most 48 characters.",
+                        pattern=NAME_PATTERN),
+    "description": _field("string", "Description", "Human description; the default for every resource."),
+    "requires_env": _field("array", "Required environment", "Variables that must be set (non-empty) before "
+                                                            "anything runs.",
+                           items={"type": "string", "pattern": ENV_NAME_PATTERN}),
+    "model_group": _object("Model group", "The model group to create.", {
+        "name": _field("string", "Model group name", "Defaults to the blueprint name.", minLength=1),
+        "description": _field("string", "Model group description", "Defaults to the blueprint description."),
+    }),
+    "connector": _CONNECTOR,
+    "model": _object("Model", "The remote model to register and deploy.", {
+        "name": _field("string", "Model name", "Defaults to the blueprint name.", minLength=1),
+        "description": _field("string", "Model description", "Defaults to the blueprint description."),
+        "function_name": _field("string", "Function name", "Always remote for connector-backed models.",
+                                enum=["remote"]),
+        "interface": _open_map("Interface", "ML Commons model interface (input/output JSON schemas)."),
+        "deploy_setting": _open_map("Deploy setting", "ML Commons deploy_setting, e.g. model_ttl_minutes."),
+    }),
+    "deploy": _object("Deploy", "Deployment settings.", {
+        "timeout": _duration("Deploy timeout", "How long to wait for DEPLOYED (default 60s)."),
+    }),
+    "smoke": _object("Smoke probe", "The probe sent through _predict and what the answer must satisfy.", {
+        "parameters": _open_map("Probe parameters", "The predict parameters of the probe."),
+        "expect": _field("array", "Expectations", "Checks on the answer; default: the answer path is not empty.",
+                         items=_EXPECTATION),
+        "timeout": _duration("Smoke timeout", "How long the probe may take (default 60s)."),
+    }, required=("parameters",)),
+    "predict": _object("Predict", "How predict/chat send input and read the answer.", {
+        "style": _field("string", "Style", "messages (chat), prompt (completion) or texts (embeddings).",
+                        enum=list(STYLES)),
+        "input": _field("string", "Input parameter", "The parameter that carries the input; defaults to the "
+                                                     "style name.", minLength=1),
+        "answer": _field("string", "Answer path", "Path to the answer in the predict response.", minLength=1),
+        "reasoning": _field("string", "Reasoning path", "Path to the reasoning text, for reasoning models.",
+                            minLength=1),
+    }),
+    "ollama": _object("Ollama", "Ollama host options.", {
+        "pull": _field("boolean", "Pull", "Pull the model on the Ollama host before provisioning."),
+        "model": _field("string", "Ollama model", "Model to pull; defaults to connector.parameters.model.",
+                        minLength=1),
+        "host": _field("string", "Ollama host", "Ollama base URL as seen from here; defaults to "
+                                                "connector.parameters.base_url.", minLength=1),
+    }),
+}, required=("blueprint", "connector", "smoke"))
+SCHEMA = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **SCHEMA}
+
+
+def schema_json() -> str:
+    """The schema as JSON text (indent 2, sorted keys, trailing newline), as published."""
+    return json.dumps(SCHEMA, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    """Write :func:`schema_json` to stdout."""
+    sys.stdout.write(schema_json())
+
+
+if __name__ == "__main__":
+    main()

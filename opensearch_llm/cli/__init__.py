@@ -1,0 +1,68 @@
+"""The ``opensearch-llm`` command line: parse, call one library function, render, exit code.
+
+Library modules are imported inside each command so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from opensearch_llm.cli import _commands
+
+EXAMPLE = """
+\b
+Example:
+  opensearch-llm local start
+  opensearch-llm up connectors/deepseek-chat.yaml
+"""
+
+
+@click.group(help="Provision remote LLMs into OpenSearch ML Commons, prove they answer, remove them.\n" + EXAMPLE)
+@click.version_option(package_name="opensearch-llm", prog_name="opensearch-llm")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for HTTP).")
+def cli(verbose: int) -> None:
+    """Root command group."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # opensearch-py logs every non-2xx at WARNING; 404s are expected answers here, errors are ours to report
+    logging.getLogger("opensearch").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+
+
+_commands.register(cli)
+
+
+def _report(exc: BaseException) -> int:
+    from opensearch_llm.errors import NodeStartError, OpenSearchLLMError
+    from opensearch_llm.secrets import mask_text
+
+    if isinstance(exc, OpenSearchLLMError):
+        click.echo(mask_text(f"error: {exc}"), err=True)
+        if isinstance(exc, NodeStartError) and exc.log_tail:
+            click.echo("--- last log lines ---\n" + mask_text(exc.log_tail), err=True)
+        for note in getattr(exc, "__notes__", []):
+            click.echo(mask_text(f"  {note}"), err=True)
+        return exc.exit_code
+    raise exc
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Any:
+    """Console-script entry point: map errors to exit codes (1 failed, 2 bad input, 3 leftovers, 130)."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="opensearch-llm",
+                      standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - only our errors are rendered, others re-raise
+        sys.exit(_report(exc))
+    sys.exit(rv if isinstance(rv, int) else 0)

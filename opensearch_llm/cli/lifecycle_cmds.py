@@ -1,0 +1,157 @@
+"""validate, schema, plan, up, down, status."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from opensearch_llm.cli.options import (
+    blueprint_options, connection_options, journal_option, load, make_client, with_run_options,
+)
+from opensearch_llm.cli.output import emit_json, json_option, progress
+
+
+@click.command(help="""Check blueprint files and the environment; no cluster call. Exit 2 on any problem.
+
+\b
+Example:
+  opensearch-llm validate connectors/*.yaml
+""")
+@click.argument("blueprints", nargs=-1, required=True, type=click.Path())
+@blueprint_options
+@json_option
+def validate(blueprints: tuple, env_file: Optional[str], overrides: tuple, as_json: bool) -> None:
+    """Validate blueprints."""
+    loaded = load(blueprints, env_file, overrides)
+    if as_json:
+        emit_json({"valid": [bp.source for bp in loaded]})
+    else:
+        for bp in loaded:
+            click.echo(f"ok  {bp.source} ({bp.name})")
+
+
+@click.command(help="""Print the blueprint JSON Schema.
+
+\b
+Example:
+  opensearch-llm schema > blueprint.schema.json
+""")
+def schema() -> None:
+    """Print the JSON Schema."""
+    from opensearch_llm.blueprint.schema import schema_json
+
+    click.echo(schema_json(), nl=False)
+
+
+@click.command(help="""Show what `up` would do: creates, no-ops with reasons, replaces, settings diff.
+
+\b
+Example:
+  opensearch-llm plan connectors/deepseek-chat.yaml
+""")
+@click.argument("blueprint", type=click.Path())
+@blueprint_options
+@connection_options
+@json_option
+def plan(blueprint: str, env_file: Optional[str], overrides: tuple, as_json: bool, **conn: Any) -> None:
+    """Plan one blueprint."""
+    from opensearch_llm import api
+    from opensearch_llm.lifecycle.plan import render
+
+    bp = load([blueprint], env_file, overrides)[0]
+    the_plan = api.plan(bp, make_client(**conn))
+    if as_json:
+        emit_json(the_plan.to_dict())
+    else:
+        click.echo(render(the_plan))
+
+
+@click.command(help="""Provision a blueprint (idempotent) and smoke-test it.
+
+\b
+Example:
+  DEEPSEEK_API_KEY=sk-... opensearch-llm up connectors/deepseek-chat.yaml
+  opensearch-llm up connectors/ollama-chat.yaml --set ollama.pull=true
+""")
+@click.argument("blueprint", type=click.Path())
+@click.option("--no-smoke", is_flag=True, help="Skip the smoke probe.")
+@click.option("--keep-on-failure", is_flag=True, help="Do not roll back what this run created when it fails.")
+@blueprint_options
+@journal_option
+@connection_options
+@json_option
+@with_run_options
+def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
+       options: Any, **conn: Any) -> None:
+    """Provision one blueprint."""
+    from opensearch_llm import api
+
+    bp = load([blueprint], env_file, overrides)[0]
+    client = make_client(**conn)
+    progress(f"up {bp.name}")
+    result = api.up(bp, client, options=options, smoke=not no_smoke)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    ids = result.provisioned.ids
+    click.echo(f"{bp.name}: model {ids.get('model')} {result.provisioned.model_state} "
+               f"(connector {ids.get('connector')}, model group {ids.get('model_group')})"
+               + ("" if result.provisioned.changed else " - nothing changed"))
+    if result.smoke:
+        click.echo(f"smoke ok in {result.smoke.seconds * 1000:.0f} ms: {result.smoke.answer!r}")
+
+
+@click.command(help="""Tear down a blueprint's resources, or everything one run created. Exit 3 if anything is left.
+
+\b
+Example:
+  opensearch-llm down connectors/deepseek-chat.yaml
+  opensearch-llm down --run 20261121T120501-3fa2c1
+""")
+@click.argument("blueprint", required=False, type=click.Path())
+@click.option("--run", "run_id", default=None, help="Remove what this run created (from its journal or marker).")
+@blueprint_options
+@journal_option
+@connection_options
+@json_option
+@with_run_options
+def down(blueprint: Optional[str], run_id: Optional[str], env_file: Optional[str], overrides: tuple,
+         as_json: bool, options: Any, **conn: Any) -> None:
+    """Tear down."""
+    from opensearch_llm import api
+    from opensearch_llm.lifecycle.removal import raise_if_left, summary
+
+    if not blueprint and not run_id:
+        raise click.UsageError("give a BLUEPRINT or --run RUN_ID")
+    bp = load([blueprint], env_file, overrides)[0] if blueprint else None
+    report = api.down(make_client(**conn), bp, run_id=run_id, options=options)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(summary(report))
+        for note in report.notes:
+            progress(f"note: {note}")
+    raise_if_left(report, "down")
+
+
+@click.command(help="""List our resources in the cluster, by run and blueprint.
+
+\b
+Example:
+  opensearch-llm status --json
+""")
+@connection_options
+@json_option
+def status(as_json: bool, **conn: Any) -> None:
+    """Show our resources."""
+    from opensearch_llm import api
+
+    rows = api.status(make_client(**conn))
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no opensearch-llm resources in this cluster")
+    for r in rows:
+        click.echo(f"{r['created']}  {r['run']:<24} {r['blueprint']:<20} {r['kind']:<12} {r['id']}  {r['name']} {r['state']}")

@@ -1,0 +1,1 @@
+"""The lifecycle engine: plan (pure data), apply, smoke, teardown, journal, naming."""

@@ -1,0 +1,85 @@
+"""Resource names and the ownership marker every resource we create carries in its description."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets as _random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from opensearch_llm.secrets import reveal
+
+TOOLKIT = "opensearch-llm"
+# Only characters ML Commons 3.x accepts in names and descriptions: letters, digits, spaces
+# and .,!?():@-_/'" (StringUtils.SAFE_INPUT_PATTERN).
+MARKER_RE = re.compile(
+    r"\(opensearch-llm run:(?P<run>[\w.-]+) blueprint:(?P<blueprint>[\w.-]+) "
+    r"created:(?P<created>[0-9TZ:.-]+)(?: hash:(?P<hash>[0-9a-f]+))?\)"
+)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Who created a resource: toolkit run, blueprint, creation time and a config fingerprint."""
+
+    run: str
+    blueprint: str
+    created: str
+    hash: Optional[str] = None
+
+    def text(self) -> str:
+        """The marker as it appears in a description."""
+        tail = f" hash:{self.hash}" if self.hash else ""
+        return f"({TOOLKIT} run:{self.run} blueprint:{self.blueprint} created:{self.created}{tail})"
+
+    def created_at(self) -> datetime:
+        """The creation time as an aware datetime."""
+        return datetime.strptime(self.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def parse_marker(description: Any) -> Optional[Marker]:
+    """The marker in ``description``, or None when the resource is not ours."""
+    if not isinstance(description, str):
+        return None
+    m = MARKER_RE.search(description)
+    return Marker(m["run"], m["blueprint"], m["created"], m["hash"]) if m else None
+
+
+def with_marker(description: str, marker: Marker) -> str:
+    """``description`` followed by the marker."""
+    return f"{description} {marker.text()}".strip()
+
+
+def now_utc() -> str:
+    """The current UTC time in the marker's format."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id such as ``20261121T120501-3fa2c1``."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{_random.token_hex(3)}"
+
+
+def fingerprint(value: Any) -> str:
+    """A short digest of a configuration (secrets included, so a rotated key is a change)."""
+    raw = json.dumps(reveal(value), sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names one run gives its model group, connector and model."""
+
+    model_group: str
+    connector: str
+    model: str
+
+
+def names_for(blueprint: Any, run_id: Optional[str] = None) -> Names:
+    """Stable names (``up``) or, with ``run_id``, run-scoped names (``smoke``) that never collide."""
+    suffix = f"-{run_id}" if run_id else ""
+    return Names(blueprint.model_group.name + suffix, blueprint.connector.name + suffix,
+                 blueprint.model.name + suffix)

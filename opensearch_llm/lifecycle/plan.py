@@ -1,0 +1,133 @@
+"""Plans are pure data: what ``up`` would do, computed from a blueprint and the cluster's facts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle.facts import Facts
+from opensearch_llm.lifecycle.naming import Names, fingerprint
+from opensearch_llm.resources import settings
+from opensearch_llm.secrets import masked
+
+CREATE, NOOP, REPLACE, UPDATE, DEPLOY, PROBE = "create", "noop", "replace", "update", "deploy", "probe"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan."""
+
+    step: str
+    op: str
+    name: str
+    reason: str
+    resource_id: Optional[str] = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions for one blueprint; ``settings_change`` is what the settings step writes."""
+
+    blueprint: str
+    run_id: str
+    mode: str
+    cluster_version: str
+    names: Names
+    actions: tuple[Action, ...]
+    settings_change: settings.SettingsChange
+    connector_hash: str
+    model_hash: str
+
+    @property
+    def changes(self) -> bool:
+        """True when executing the plan changes the cluster."""
+        return any(a.op not in (NOOP, PROBE) for a in self.actions)
+
+    def action(self, step: str) -> Action:
+        """The action of ``step``."""
+        return next(a for a in self.actions if a.step == step)
+
+    def to_dict(self) -> dict:
+        """JSON-ready view (secrets are never part of a plan)."""
+        data = asdict(self)
+        data["changes"] = self.changes
+        return masked(data)
+
+
+def endpoint_urls(body: dict) -> list[str]:
+    """The connector's action URLs with its parameters filled in, as ML Commons checks them."""
+    params = {k: v for k, v in body.get("parameters", {}).items() if isinstance(v, str)}
+    urls = []
+    for action in body.get("actions", []):
+        url = action.get("url", "")
+        for key, value in params.items():
+            url = url.replace("${parameters.%s}" % key, value)
+        urls.append(url)
+    return urls
+
+
+def _settings_action(change: settings.SettingsChange) -> Action:
+    if not change.changes:
+        return Action("settings", NOOP, "ml_commons", "trusted endpoints and private-IP access already allow this connector")
+    detail = {"add_trusted_endpoints_regex": list(change.add_regexes),
+              "private_ip_enabled": "false -> true" if change.enable_private_ip else "unchanged"}
+    return Action("settings", UPDATE, "ml_commons", "this connector's endpoint is not allowed yet", detail=detail)
+
+
+def build(blueprint: Any, facts: Facts, names: Names, run_id: str, mode: str = "up", smoke: bool = True) -> Plan:
+    """Pure: the plan for ``blueprint`` against ``facts``."""
+    if facts.foreign_group_id:
+        raise InvalidInputError(
+            f"a model group named {names.model_group!r} exists (id {facts.foreign_group_id}) but was not "
+            "created by opensearch-llm; it is left alone",
+            hint="choose another name: --set model_group.name=NAME")
+    body = blueprint.connector.body
+    change = settings.plan_change(facts.settings, endpoint_urls(body))
+    c_hash = fingerprint(body)
+    m_hash = fingerprint({"model": blueprint.to_dict()["model"], "connector": c_hash})
+    actions = [_settings_action(change)]
+    group = facts.model_group
+    actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
+                   else Action("model_group", CREATE, names.model_group, "not found"))
+    conn = facts.connector
+    shown = {"body": masked(body)}
+    if conn is None:
+        actions.append(Action("connector", CREATE, names.connector, "not found", detail=shown))
+    elif conn.marker.hash != c_hash:
+        actions.append(Action("connector", REPLACE, names.connector,
+                              "endpoint, request template or credential changed", conn.id, detail=shown))
+    else:
+        actions.append(Action("connector", NOOP, names.connector, "exists with the same configuration", conn.id))
+    actions.append(_model_action(facts, names, actions[-1].op, m_hash, group))
+    if smoke:
+        actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
+    return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash)
+
+
+def _model_action(facts: Facts, names: Names, connector_op: str, m_hash: str, group: Any) -> Action:
+    found = facts.model
+    if found is None:
+        return Action("model", CREATE, names.model, "not found; register with deploy=true")
+    if connector_op != NOOP or found.marker.hash != m_hash or group is None or found.doc.get("model_group_id") != group.id:
+        return Action("model", REPLACE, names.model, "its connector or settings changed", found.id)
+    state = found.doc.get("model_state", "UNKNOWN")
+    if state != "DEPLOYED":
+        return Action("model", DEPLOY, names.model, f"exists but is {state}", found.id)
+    return Action("model", NOOP, names.model, "exists and is DEPLOYED", found.id)
+
+
+def render(plan: Plan) -> str:
+    """Human-readable plan text."""
+    symbols = {CREATE: "+", NOOP: "=", REPLACE: "~", UPDATE: "~", DEPLOY: ">", PROBE: "?"}
+    lines = [f"plan for {plan.blueprint} (run {plan.run_id}, OpenSearch {plan.cluster_version}):"]
+    for a in plan.actions:
+        rid = f" [{a.resource_id}]" if a.resource_id else ""
+        lines.append(f"  {symbols.get(a.op, ' ')} {a.step:<12} {a.op:<8} {a.name}{rid}: {a.reason}")
+        for key, value in a.detail.items():
+            text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+            lines.append(f"      {key}: {text}")
+    lines.append("  changes: " + ("yes" if plan.changes else "none"))
+    return "\n".join(lines)

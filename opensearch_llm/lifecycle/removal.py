@@ -1,0 +1,115 @@
+"""Finding what to remove (journal first, ownership marker as fallback) and removing it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from opensearch_llm.errors import LeftoversError
+from opensearch_llm.lifecycle.apply import settings_change_from
+from opensearch_llm.lifecycle.events import RunOptions
+from opensearch_llm.lifecycle.facts import Owned, owned
+from opensearch_llm.lifecycle.journal import Journal, created, runs
+from opensearch_llm.lifecycle.naming import names_for
+from opensearch_llm.lifecycle.plan import endpoint_urls
+from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
+from opensearch_llm.resources import connector, model, model_group, settings
+
+
+def all_owned(client: Any) -> list[Owned]:
+    """Every resource in the cluster that carries our ownership marker."""
+    return [*owned("model", model.list_marked(client)), *owned("connector", connector.list_marked(client)),
+            *owned("model_group", model_group.list_marked(client))]
+
+
+def urls_still_needed(client: Any, leaving: Iterable[str]) -> list[str]:
+    """Endpoint URLs of our connectors that stay in the cluster (their trusted regexes must stay)."""
+    gone = set(leaving)
+    return [url for c in owned("connector", connector.list_marked(client)) if c.id not in gone
+            for url in endpoint_urls(c.doc)]
+
+
+def _pending_settings(entries: list[dict]) -> Optional[settings.SettingsChange]:
+    restored = any(e["event"] == "settings_restored" for e in entries)
+    change = next((e for e in entries if e["event"] == "settings"), None)
+    return None if restored or change is None else settings_change_from(change)
+
+
+def remove_run(client: Any, journal: Journal, options: RunOptions) -> TeardownReport:
+    """Remove what run ``journal.run_id`` created: ids from its journal, else by marker."""
+    entries = journal.entries()
+    ids = created(entries)
+    for res in all_owned(client):
+        if res.marker.run == journal.run_id:
+            ids.setdefault(res.kind, res.id)
+    report = teardown(client, ids, options, journal if entries else None, _pending_settings(entries),
+                      urls_still_needed(client, ids.values()))
+    if entries:
+        journal.write("down", clean=report.clean)
+    return report
+
+
+def remove_blueprint(client: Any, blueprint: Any, directory: Path, options: RunOptions) -> TeardownReport:
+    """Remove the stable-named resources of ``blueprint`` and restore the settings its runs changed."""
+    names = names_for(blueprint)
+    wanted = {"model": names.model, "connector": names.connector, "model_group": names.model_group}
+    ids: dict[str, str] = {}
+    for res in all_owned(client):
+        if res.marker.blueprint == blueprint.name and res.name == wanted[res.kind]:
+            ids.setdefault(res.kind, res.id)
+    journals = [j for j in runs(directory) if _is_up_of(j.entries(), blueprint.name)]
+    changes = [(j, c) for j in journals if (c := _pending_settings(j.entries())) is not None]
+    report = teardown(client, ids, options)
+    needed = urls_still_needed(client, ids.values())
+    for journal, change in changes:
+        sub = teardown(client, {}, options, journal, change, needed)
+        report.notes.extend(sub.notes)
+        report.errors.extend(sub.errors)
+    if not journals and (ids or report.deleted):
+        report.notes.append(f"no run journal of {blueprint.name} in {directory}: cluster settings left as they are")
+    return report
+
+
+def _is_up_of(entries: list[dict], name: str) -> bool:
+    start = next((e for e in entries if e["event"] == "start"), None)
+    return bool(start) and start.get("blueprint") == name and start.get("mode") == "up"
+
+
+def summary(report: TeardownReport) -> str:
+    """One line: what was deleted, what is left."""
+    deleted = ", ".join(f"{d['kind']} {d['id']}" for d in report.deleted) or "nothing"
+    tail = f"; LEFT: {report.leftovers}" if report.leftovers else ""
+    errors = f"; errors: {report.errors}" if report.errors else ""
+    return f"deleted {deleted}{tail}{errors}"
+
+
+def raise_if_left(report: TeardownReport, what: str) -> None:
+    """Raise :class:`LeftoversError` (exit 3) when anything is left."""
+    if not report.clean:
+        raise LeftoversError(f"{what} left resources behind: {summary(report)}",
+                             leftovers=report.leftovers, errors=report.errors)
+
+
+def smoke_one(client: Any, blueprint: Any, options: RunOptions, up: Callable[..., Any]) -> Any:
+    """up → probe → down with run-scoped names; the teardown always runs."""
+    from opensearch_llm.api import SmokeRun
+    from opensearch_llm.lifecycle.journal import journal_dir
+    from opensearch_llm.lifecycle.naming import new_run_id
+
+    run_id = new_run_id()
+    started = time.perf_counter()
+    result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
+    try:
+        up_result = up(blueprint, client, options=options, run_id=run_id, mode="smoke")
+        result.smoke, result.ok = up_result.smoke, True
+    except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
+        result.error = str(exc)
+    finally:
+        journal = Journal.open(journal_dir(override=options.journal_dir), run_id)
+        report = remove_run(client, journal, options)
+        result.teardown = report.to_dict()
+        result.seconds = time.perf_counter() - started
+        if not report.clean:
+            result.ok = False
+    return result

@@ -1,0 +1,41 @@
+"""The smoke probe: send the blueprint's probe through ``_predict`` and check every expectation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from opensearch_llm.blueprint.paths import find_path
+from opensearch_llm.errors import SmokeError, excerpt
+from opensearch_llm.lifecycle.events import RunOptions, StepTimer
+from opensearch_llm.resources import predict as predict_api
+
+
+@dataclass
+class SmokeResult:
+    """The probe's outcome: ``ok`` when every expectation held."""
+
+    ok: bool
+    seconds: float
+    answer: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready view."""
+        return asdict(self)
+
+
+def run_probe(client: Any, blueprint: Any, model_id: str, options: RunOptions = RunOptions()) -> SmokeResult:
+    """Predict with ``smoke.parameters``; raise :class:`SmokeError` when an expectation fails."""
+    timer = StepTimer(options, "smoke")
+    prediction = predict_api.predict(client, model_id, blueprint.smoke.parameters, blueprint.smoke.timeout)
+    failures = blueprint.smoke.check(prediction.response)
+    answer = find_path(prediction.response, blueprint.predict.answer)
+    result = SmokeResult(ok=not failures, seconds=prediction.seconds,
+                         answer=excerpt(answer if isinstance(answer, str) else str(answer), 200),
+                         failures=failures)
+    if failures:
+        timer.done("; ".join(failures), status="failed")
+        raise SmokeError(f"smoke probe of {blueprint.name} failed: " + "; ".join(failures), failures=failures)
+    timer.done(f"{prediction.seconds * 1000:.0f} ms: {result.answer!r}")
+    return result

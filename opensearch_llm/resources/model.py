@@ -1,0 +1,114 @@
+"""Remote models: ``/_plugins/_ml/models``.
+
+Update policy: a model follows its connector; when the connector is replaced, or the model
+fingerprint differs, the model is replaced. A model of ours that exists but is not DEPLOYED
+is deployed again (no-op otherwise).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+from opensearch_llm.errors import ClusterError, DeployError
+from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
+
+KIND = "model"
+READY = ("DEPLOYED",)
+FAILED = ("DEPLOY_FAILED",)
+NOT_DEPLOYED_TO_DELETE = "Try undeploy model first"
+
+
+@dataclass(frozen=True)
+class Polling:
+    """Adaptive polling: from ``first`` seconds, doubling, capped at ``cap``; time is injectable."""
+
+    first: float = 0.05
+    cap: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+def register(client: Any, body: dict, deploy: bool = True) -> str:
+    """Register a remote model (``?deploy=true`` starts the deploy at once); return its id."""
+    with about(KIND):
+        params = {"deploy": "true"} if deploy else None
+        return client.plugins.ml.register_model(body=body, params=params)["model_id"]
+
+
+def get(client: Any, model_id: str) -> Optional[dict]:
+    """The model document, or None."""
+    with about(KIND, model_id):
+        return or_none(lambda: client.plugins.ml.get_model(model_id=model_id))
+
+
+def list_marked(client: Any) -> list[dict]:
+    """Models whose description mentions our marker (callers check it exactly)."""
+    with about(KIND):
+        return search(client.plugins.ml.search_models, MARKER_QUERY)
+
+
+def deploy(client: Any, model_id: str) -> None:
+    """Ask the cluster to deploy the model (idempotent)."""
+    with about(KIND, model_id):
+        client.plugins.ml.deploy_model(model_id=model_id)
+
+
+def undeploy(client: Any, model_id: str) -> bool:
+    """Undeploy; True if the model existed. 404 counts as done."""
+    with about(KIND, model_id):
+        return or_none(lambda: client.plugins.ml.undeploy_model(model_id=model_id)) is not None
+
+
+def delete(client: Any, model_id: str) -> bool:
+    """Undeploy if needed and delete; True if it existed. A missing model is done.
+
+    The model is looked up first: on the Maven integ-test distribution, DELETE of a missing
+    model fails with 500 (it falls back to a delete-by-query that distribution lacks).
+    """
+    if get(client, model_id) is None:
+        return False
+    with about(KIND, model_id):
+        try:
+            client.plugins.ml.delete_model(model_id=model_id)
+        except ClusterError as exc:
+            if exc.status != 400 or NOT_DEPLOYED_TO_DELETE not in exc.message:
+                raise
+            undeploy(client, model_id)
+            client.plugins.ml.delete_model(model_id=model_id)
+    return True
+
+
+def wait_deployed(client: Any, model_id: str, timeout: float, polling: Polling = Polling()) -> dict:
+    """Poll until DEPLOYED; DEPLOY_FAILED fails at once; on timeout deploy once more, then fail.
+
+    Raises :class:`DeployError` carrying the last model document.
+    """
+    last: dict = {}
+
+    def state() -> str:
+        doc = get(client, model_id) or {}
+        last.clear()
+        last.update(doc)
+        current = doc.get("model_state", "MISSING")
+        if current in FAILED:
+            raise DeployError(f"model {model_id} reached {current}", model_doc=dict(doc))
+        return current
+
+    for attempt in (1, 2):
+        retrying = Retrying(
+            stop=stop_after_delay(timeout), sleep=polling.sleep,
+            wait=wait_exponential(multiplier=polling.first, min=polling.first, max=polling.cap),
+            retry=retry_if_result(lambda s: s not in READY),
+        )
+        try:
+            retrying(state)
+            return dict(last)
+        except RetryError:
+            if attempt == 1:
+                deploy(client, model_id)
+    raise DeployError(
+        f"model {model_id} not deployed after {timeout:.0f}s and one re-deploy "
+        f"(last state {last.get('model_state', 'unknown')})", model_doc=dict(last))

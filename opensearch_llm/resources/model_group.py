@@ -1,0 +1,48 @@
+"""Model groups: ``/_plugins/_ml/model_groups``.
+
+Update policy: a model group carries only a name and description; an existing one of ours
+with the same name is reused (no-op). It is never deleted with its last model, so teardown
+deletes it explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
+
+KIND = "model group"
+
+
+def create(client: Any, name: str, description: str) -> str:
+    """Register a model group; return its id."""
+    with about(KIND):
+        return client.plugins.ml.register_model_group(
+            body={"name": name, "description": description})["model_group_id"]
+
+
+def get(client: Any, group_id: str) -> Optional[dict]:
+    """The model group document, or None."""
+    with about(KIND, group_id):
+        return or_none(lambda: client.plugins.ml.get_model_group(model_group_id=group_id))
+
+
+def find_by_name(client: Any, name: str) -> Optional[dict]:
+    """Any model group named exactly ``name`` (ours or not); names are unique in ML Commons."""
+    with about(KIND):
+        found = search(client.plugins.ml.search_model_group,
+                       {"query": {"term": {"name.keyword": name}}, "size": 1})
+    return found[0] if found else None
+
+
+def list_marked(client: Any) -> list[dict]:
+    """Model groups whose description mentions our marker (callers check it exactly)."""
+    with about(KIND):
+        return search(client.plugins.ml.search_model_group, MARKER_QUERY)
+
+
+def delete(client: Any, group_id: str) -> bool:
+    """Delete; True if it existed. 404 and ``not_found`` count as done."""
+    with about(KIND, group_id):
+        result = or_none(lambda: client.plugins.ml.delete_model_group(model_group_id=group_id))
+    return bool(result) and result.get("result") == "deleted"

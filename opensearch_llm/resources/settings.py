@@ -1,0 +1,159 @@
+"""The two ML Commons cluster settings a remote connector depends on.
+
+Policy: merge exactly the trusted-endpoint regexes a blueprint needs into the current list
+(never ``.*``, never drop an entry); enable private IPs only for private endpoints; record the
+prior persistent values so teardown restores them, unless someone changed them since.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+from urllib.parse import urlsplit
+
+from opensearch_llm.resources.common import about
+
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
+KIND = "cluster settings"
+
+
+@dataclass(frozen=True)
+class SettingsFacts:
+    """Effective and persistent values of the two settings."""
+
+    trusted: tuple[str, ...]
+    trusted_persistent: Optional[tuple[str, ...]]
+    private_ip: bool
+    private_ip_persistent: Optional[str]
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What a run writes, and what was there before (for restore)."""
+
+    add_regexes: tuple[str, ...] = ()
+    enable_private_ip: bool = False
+    prior_trusted: tuple[str, ...] = ()
+    prior_trusted_persistent: Optional[tuple[str, ...]] = None
+    prior_private_ip_persistent: Optional[str] = None
+
+    @property
+    def changes(self) -> bool:
+        """True when this change writes anything."""
+        return bool(self.add_regexes or self.enable_private_ip)
+
+
+def _as_bool(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def read(client: Any) -> SettingsFacts:
+    """Read both settings (persistent, transient and defaults)."""
+    with about(KIND):
+        s = client.cluster.get_settings(include_defaults=True, flat_settings=True)
+    persistent = s.get("persistent", {})
+    merged = {**s.get("defaults", {}), **persistent, **s.get("transient", {})}
+    trusted_p = persistent.get(TRUSTED)
+    return SettingsFacts(
+        trusted=tuple(merged.get(TRUSTED) or ()),
+        trusted_persistent=tuple(trusted_p) if trusted_p is not None else None,
+        private_ip=_as_bool(merged.get(PRIVATE_IP, "false")),
+        private_ip_persistent=persistent.get(PRIVATE_IP),
+    )
+
+
+def endpoint_regex(url: str) -> str:
+    """The narrowest regex that trusts every path of ``url``'s scheme, host and port."""
+    parts = urlsplit(url)
+    return "^" + re.escape(f"{parts.scheme}://{parts.netloc}") + "/.*$"
+
+
+def is_trusted(url: str, regexes: Iterable[str]) -> bool:
+    """True when any regex matches the whole URL (Java ``Matcher.matches`` semantics)."""
+    for regex in regexes:
+        try:
+            if re.fullmatch(regex, url):
+                return True
+        except re.error:
+            continue
+    return False
+
+
+def is_private(url: str) -> bool:
+    """True when the URL's host is loopback, private or link-local (ML Commons blocks those by default)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return False
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    return any(a.is_private or a.is_loopback or a.is_link_local or a.is_unspecified for a in addresses)
+
+
+def plan_change(facts: SettingsFacts, urls: Iterable[str]) -> SettingsChange:
+    """Pure: which regexes to add and whether to enable private IPs for ``urls``."""
+    add: list[str] = []
+    private = False
+    for url in urls:
+        if not is_trusted(url, [*facts.trusted, *add]):
+            add.append(endpoint_regex(url))
+        private = private or is_private(url)
+    return SettingsChange(
+        add_regexes=tuple(add), enable_private_ip=private and not facts.private_ip,
+        prior_trusted=facts.trusted,
+        prior_trusted_persistent=facts.trusted_persistent,
+        prior_private_ip_persistent=facts.private_ip_persistent,
+    )
+
+
+def apply(client: Any, facts: SettingsFacts, change: SettingsChange) -> None:
+    """Write the change (one PUT); a no-op change writes nothing."""
+    body: dict[str, Any] = {}
+    if change.add_regexes:
+        body[TRUSTED] = [*facts.trusted, *change.add_regexes]
+    if change.enable_private_ip:
+        body[PRIVATE_IP] = True
+    if body:
+        with about(KIND):
+            client.cluster.put_settings(body={"persistent": body})
+
+
+def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = ()) -> list[str]:
+    """Undo ``change`` where nobody changed things since; return notes on what was left alone.
+
+    Our regexes go unless a URL in ``still_needed`` (another run's connector) matches them;
+    entries others added stay. Private IPs are turned off again only when no endpoint added
+    after ours still needs them.
+    """
+    if not change.changes:
+        return []
+    now = read(client)
+    needed = list(still_needed)
+    ours = [r for r in change.add_regexes if r in now.trusted and not any(is_trusted(u, [r]) for u in needed)]
+    remaining = tuple(r for r in now.trusted if r not in ours)
+    body: dict[str, Any] = {}
+    notes: list[str] = []
+    if ours:
+        unset = change.prior_trusted_persistent is None and remaining == change.prior_trusted
+        body[TRUSTED] = None if unset else list(remaining)
+    if change.enable_private_ip:
+        added_since = [r for r in remaining if r not in change.prior_trusted]
+        if not now.private_ip:
+            notes.append("private_ip_enabled was already turned off by someone else; left as is")
+        elif added_since:
+            notes.append("private_ip_enabled left on: trusted endpoints added by others still need it")
+        else:
+            body[PRIVATE_IP] = change.prior_private_ip_persistent
+    if body:
+        with about(KIND):
+            client.cluster.put_settings(body={"persistent": body})
+    return notes

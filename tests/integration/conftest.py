@@ -1,0 +1,55 @@
+"""Integration tests: every test here talks to a real OpenSearch node."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from tests.integration.cli_helpers import Cli
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+def ours(client: Any) -> list[dict]:
+    """Every resource of ours in the cluster."""
+    from opensearch_llm import api
+
+    return api.status(client)
+
+
+def persistent_settings(client: Any) -> dict:
+    """The persistent and transient cluster settings, flat."""
+    s = client.cluster.get_settings(flat_settings=True)
+    return {"persistent": s["persistent"], "transient": s["transient"]}
+
+
+@pytest.fixture
+def clean_cluster(opensearch_client: Any) -> Iterator[Any]:
+    """Asserts the test leaves none of our resources and the settings as they were."""
+    before = persistent_settings(opensearch_client)
+    assert ours(opensearch_client) == [], "a previous test left resources behind"
+    yield opensearch_client
+    left = ours(opensearch_client)
+    after = persistent_settings(opensearch_client)
+    if left:
+        from opensearch_llm import api
+        from opensearch_llm.lifecycle.events import RunOptions
+
+        for run in {r["run"] for r in left}:
+            api.down(opensearch_client, run_id=run, options=RunOptions())
+    assert left == [], f"resources left behind: {left}"
+    assert after == before, "cluster settings changed"
+
+
+@pytest.fixture
+def cli(tmp_path: Any, opensearch_url: str, fake_deepseek: Any, fake_ollama: Any) -> Cli:
+    """The CLI pointed at the node under test and at both fakes; the DeepSeek key is scanned for."""
+    env = {"OPENSEARCH_URL": opensearch_url, "DEEPSEEK_API_KEY": fake_deepseek.api_key,
+           "DEEPSEEK_BASE_URL": fake_deepseek.url, "OLLAMA_BASE_URL": fake_ollama.url,
+           "OPENSEARCH_LLM_JOURNAL_DIR": str(tmp_path / "runs")}
+    return Cli(tmp_path, env, secrets=[fake_deepseek.api_key])
