@@ -54,12 +54,14 @@ class EnvLookup:
 
 
 def make_env_lookup(env: Optional[Mapping[str, str]] = None,
-                    env_file: Union[str, Path, None] = None) -> Tuple[EnvLookup, List[Problem]]:
+                    env_file: Union[str, Path, None, bool] = None) -> Tuple[EnvLookup, List[Problem]]:
     """Build the lookup from ``env`` (default ``os.environ``) and ``env_file`` (default ``./.env`` if present).
 
-    An explicitly named env file that does not exist is a Problem.
+    ``env_file=False`` reads no file at all. An explicitly named env file that does not exist is a Problem.
     """
     source = os.environ if env is None else env
+    if env_file is False:
+        return EnvLookup(source, {}, "(no env file)"), []
     if env_file is None:
         default = Path(DEFAULT_ENV_FILE)
         values = dotenv_values(default) if default.is_file() else {}

@@ -11,5 +11,6 @@ def register(root: click.Group) -> None:
 
     root.add_command(local_cmds.local)
     for cmd in (lifecycle_cmds.validate, lifecycle_cmds.plan, lifecycle_cmds.up, run_cmds.predict,
-                run_cmds.chat, run_cmds.smoke, lifecycle_cmds.down, lifecycle_cmds.status, lifecycle_cmds.schema):
+                run_cmds.chat, run_cmds.smoke, lifecycle_cmds.down, lifecycle_cmds.status, lifecycle_cmds.schema,
+                lifecycle_cmds.demo):
         root.add_command(cmd)

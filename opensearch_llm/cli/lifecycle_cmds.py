@@ -155,3 +155,29 @@ def status(as_json: bool, **conn: Any) -> None:
         click.echo("no opensearch-llm resources in this cluster")
     for r in rows:
         click.echo(f"{r['created']}  {r['run']:<24} {r['blueprint']:<20} {r['kind']:<12} {r['id']}  {r['name']} {r['state']}")
+
+
+@click.command(help="""The whole lifecycle on embedded defaults: a local OpenSearch node, the offline
+DeepSeek stand-in, then up → predict → down, printing each step and its time.
+
+\b
+Example:
+  opensearch-llm demo
+  opensearch-llm demo --version 3 --keep-node
+""")
+@click.option("--version", "version", default=None, help="OpenSearch line for the local node: 2.19 (default) or 3.")
+@click.option("--message", default="Hello from opensearch-llm", show_default=True)
+@click.option("--keep-node", is_flag=True, help="Leave the local node running afterwards.")
+@json_option
+def demo(version: Optional[str], message: str, keep_node: bool, as_json: bool) -> None:
+    """Run the demo."""
+    from opensearch_llm.cli.options import step_printer
+    from opensearch_llm.demo import run_demo
+
+    report = run_demo(version, message, keep_node, say=progress, on_step=step_printer())
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"answer: {report.answer}")
+        click.echo("Point it at the real DeepSeek API: export DEEPSEEK_API_KEY=sk-...; "
+                   "opensearch-llm up connectors/deepseek-chat.yaml")

@@ -58,6 +58,14 @@ class _Run:
         self.result.created.append(kind)
         self.result.changed = True
 
+    def reused(self, kind: str, action: Any, timer: StepTimer) -> bool:
+        """Take over an existing resource on a no-op action; True when nothing is to be created."""
+        if action.op != NOOP:
+            return False
+        self.result.ids[kind] = action.resource_id or ""
+        timer.done(f"{action.resource_id} (exists)")
+        return True
+
     def settings_step(self) -> None:
         timer = StepTimer(self.options, "settings")
         change = self.plan.settings_change
@@ -73,9 +81,7 @@ class _Run:
     def group_step(self) -> None:
         timer = StepTimer(self.options, "model group")
         action = self.plan.action("model_group")
-        if action.op == NOOP:
-            self.result.ids["model_group"] = action.resource_id or ""
-            timer.done(f"{action.resource_id} (exists)")
+        if self.reused("model_group", action, timer):
             return
         desc = with_marker(self.bp.model_group.description, self.marker())
         rid = model_group.create(self.client, action.name, desc)
@@ -85,9 +91,7 @@ class _Run:
     def connector_step(self) -> None:
         timer = StepTimer(self.options, "connector")
         action = self.plan.action("connector")
-        if action.op == NOOP:
-            self.result.ids["connector"] = action.resource_id or ""
-            timer.done(f"{action.resource_id} (exists)")
+        if self.reused("connector", action, timer):
             return
         if action.op == REPLACE:
             self._remove_old()

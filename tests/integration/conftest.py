@@ -53,3 +53,19 @@ def cli(tmp_path: Any, opensearch_url: str, fake_deepseek: Any, fake_ollama: Any
            "DEEPSEEK_BASE_URL": fake_deepseek.url, "OLLAMA_BASE_URL": fake_ollama.url,
            "OPENSEARCH_LLM_JOURNAL_DIR": str(tmp_path / "runs")}
     return Cli(tmp_path, env, secrets=[fake_deepseek.api_key])
+
+
+@pytest.fixture
+def fault_proxy(opensearch_url: str) -> Iterator[Any]:
+    """A loopback fault-injection proxy in front of the real node."""
+    from opensearch_llm.testing.fault_proxy import FaultProxy
+
+    with FaultProxy(opensearch_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_cli(cli: Cli, fault_proxy: Any) -> Cli:
+    """The CLI talking to the node through the fault proxy."""
+    cli.env["OPENSEARCH_URL"] = fault_proxy.url
+    return cli

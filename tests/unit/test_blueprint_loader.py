@@ -37,11 +37,6 @@ smoke:
 """
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def write(tmp_path: Path):
     def _write(text: str, name: str = "bp.yaml") -> Path:

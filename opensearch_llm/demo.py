@@ -1,0 +1,80 @@
+"""The main job on embedded defaults: a local node, the offline DeepSeek stand-in, the full lifecycle.
+
+Everything runs on 127.0.0.1; nothing needs a real API key. Pointing the same blueprint at the
+real DeepSeek API only takes ``DEEPSEEK_API_KEY`` (see README).
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from opensearch_llm.lifecycle.events import RunOptions, StepEvent
+
+BUNDLED = Path(__file__).resolve().parent.parent / "connectors"
+
+
+@dataclass
+class DemoReport:
+    """Timings of each phase, the ids used and the model's answer."""
+
+    url: str = ""
+    version: str = ""
+    answer: str = ""
+    ids: dict = field(default_factory=dict)
+    phases: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready view."""
+        return {"url": self.url, "version": self.version, "answer": self.answer, "ids": self.ids,
+                "phases": [{"phase": p, "seconds": round(s, 3)} for p, s in self.phases]}
+
+
+def run_demo(version: Optional[str] = None, message: str = "Hello from opensearch-llm",
+             keep_node: bool = False, say: Callable[[str], None] = print,
+             on_step: Callable[[StepEvent], None] = lambda _e: None) -> DemoReport:
+    """Start (or reuse) the local node and the fake DeepSeek, then up → predict → down."""
+    from opensearch_llm import api
+    from opensearch_llm.blueprint import load_blueprint
+    from opensearch_llm.client import ConnectionSettings, connect
+    from opensearch_llm.lifecycle.removal import raise_if_left
+    from opensearch_llm.local import LocalNode
+    from opensearch_llm.testing.fake_deepseek import FakeDeepSeek
+
+    report = DemoReport()
+
+    def phase(name: str, started: float) -> None:
+        report.phases.append((name, time.perf_counter() - started))
+        say(f"{name}: {report.phases[-1][1]:.2f}s")
+
+    t = time.perf_counter()
+    node = LocalNode(version, progress=say)
+    was_running = node.running() is not None
+    info = node.start()
+    report.url, report.version = info.url, info.version
+    phase(f"local node OpenSearch {info.version} at {info.url}", t)
+    key = "sk-demo-" + _random.token_hex(16)
+    try:
+        with FakeDeepSeek(api_key=key) as upstream:
+            say(f"offline DeepSeek stand-in at {upstream.url}")
+            bp = load_blueprint(BUNDLED / "deepseek-chat.yaml", env_file=False,
+                                env={"DEEPSEEK_API_KEY": key, "DEEPSEEK_BASE_URL": upstream.url})
+            client = connect(ConnectionSettings(url=info.url))
+            options = RunOptions(on_step=on_step)
+            t = time.perf_counter()
+            up = api.up(bp, client, options=options)
+            report.ids = up.provisioned.ids
+            phase("up (settings, model group, connector, register+deploy, smoke)", t)
+            t = time.perf_counter()
+            report.answer = api.predict(bp, client, message).text
+            phase(f"predict {message!r} -> {report.answer!r}", t)
+            t = time.perf_counter()
+            raise_if_left(api.down(client, bp, options=options), "down")
+            phase("down (undeploy, delete model, connector, model group, restore settings)", t)
+    finally:
+        if not keep_node and not was_running:
+            node.stop(purge=True)
+    return report

@@ -1,0 +1,136 @@
+"""The planner is pure: (blueprint, facts) → plan, tested from recorded cluster facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opensearch_llm.blueprint import load_blueprint
+from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle import plan as planner
+from opensearch_llm.lifecycle.facts import Facts, Owned
+from opensearch_llm.lifecycle.naming import Marker, fingerprint, names_for, parse_marker, with_marker
+from opensearch_llm.resources.settings import SettingsFacts
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "sk-unit-planner-secret-4242"
+DEFAULT_TRUSTED = (r"^https://api\.openai\.com/.*$", r"^https://api\.deepseek\.com/.*$")
+
+
+def blueprint(base_url: str = "http://127.0.0.1:8089", key: str = KEY):
+    return load_blueprint(ROOT / "connectors" / "deepseek-chat.yaml", env_file=False,
+                          env={"DEEPSEEK_API_KEY": key, "DEEPSEEK_BASE_URL": base_url})
+
+
+def empty_facts(private_ip: bool = False, trusted: tuple = DEFAULT_TRUSTED) -> Facts:
+    return Facts(version="2.19.6", ml_present=True,
+                 settings=SettingsFacts(trusted=trusted, trusted_persistent=None, private_ip=private_ip,
+                                        private_ip_persistent=None))
+
+
+def provisioned_facts(bp, state: str = "DEPLOYED", connector_hash: str | None = None) -> Facts:
+    names = names_for(bp)
+    c_hash = connector_hash or fingerprint(bp.connector.body)
+    m_hash = fingerprint({"model": bp.to_dict()["model"], "connector": c_hash})
+    marker = Marker("20261121T000000-aaaaaa", bp.name, "2026-11-21T00:00:00Z")
+    regex = r"^http://127\.0\.0\.1:8089/.*$"
+    return Facts(
+        version="3.6.0", ml_present=True,
+        settings=SettingsFacts(trusted=(*DEFAULT_TRUSTED, regex), trusted_persistent=(*DEFAULT_TRUSTED, regex),
+                               private_ip=True, private_ip_persistent="true"),
+        model_group=Owned("model_group", "g1", names.model_group, marker),
+        connector=Owned("connector", "c1", names.connector,
+                        Marker(marker.run, bp.name, marker.created, c_hash)),
+        model=Owned("model", "m1", names.model, Marker(marker.run, bp.name, marker.created, m_hash),
+                    {"model_state": state, "model_group_id": "g1"}),
+    )
+
+
+def ops(plan) -> dict:
+    return {a.step: a.op for a in plan.actions}
+
+
+def test_empty_cluster_plans_every_create_and_the_settings_diff() -> None:
+    bp = blueprint()
+    plan = planner.build(bp, empty_facts(), names_for(bp), "run1")
+    assert ops(plan) == {"settings": "update", "model_group": "create", "connector": "create",
+                         "model": "create", "smoke": "probe"}
+    assert plan.settings_change.add_regexes == (r"^http://127\.0\.0\.1:8089/.*$",)
+    assert plan.settings_change.enable_private_ip is True
+    assert plan.changes
+
+
+def test_plan_never_contains_the_key() -> None:
+    bp = blueprint()
+    plan = planner.build(bp, empty_facts(), names_for(bp), "run1")
+    text = planner.render(plan) + str(plan.to_dict()) + repr(plan)
+    assert KEY not in text
+    assert plan.action("connector").detail["body"]["credential"] == {"api_key": "***"}
+
+
+def test_public_deepseek_endpoint_needs_no_settings_change() -> None:
+    bp = blueprint(base_url="https://api.deepseek.com")
+    plan = planner.build(bp, empty_facts(), names_for(bp), "run1")
+    assert plan.action("settings").op == "noop"
+    assert not plan.settings_change.changes
+
+
+def test_existing_regex_and_private_ip_mean_no_change() -> None:
+    bp = blueprint()
+    facts = empty_facts(private_ip=True, trusted=(*DEFAULT_TRUSTED, r"^http://127\.0\.0\.1:[0-9]+/.*$"))
+    assert planner.build(bp, facts, names_for(bp), "run1").action("settings").op == "noop"
+
+
+def test_wildcard_is_never_added() -> None:
+    bp = blueprint()
+    plan = planner.build(bp, empty_facts(), names_for(bp), "run1")
+    assert all(".*" != r and r.startswith("^http://") for r in plan.settings_change.add_regexes)
+
+
+def test_provisioned_blueprint_is_all_noops_with_reasons() -> None:
+    bp = blueprint()
+    plan = planner.build(bp, provisioned_facts(bp), names_for(bp), "run2")
+    assert ops(plan) == {"settings": "noop", "model_group": "noop", "connector": "noop", "model": "noop",
+                         "smoke": "probe"}
+    assert all(a.reason for a in plan.actions)
+    assert not plan.changes
+
+
+def test_undeployed_model_is_deployed_again() -> None:
+    bp = blueprint()
+    plan = planner.build(bp, provisioned_facts(bp, state="UNDEPLOYED"), names_for(bp), "run2")
+    assert plan.action("model").op == "deploy"
+    assert "UNDEPLOYED" in plan.action("model").reason
+
+
+def test_rotated_key_replaces_connector_and_model() -> None:
+    old = blueprint(key="sk-old-key-0000000000")
+    plan = planner.build(blueprint(), provisioned_facts(old), names_for(old), "run2")
+    assert plan.action("connector").op == "replace"
+    assert plan.action("model").op == "replace"
+
+
+def test_foreign_model_group_with_our_name_is_refused() -> None:
+    bp = blueprint()
+    facts = Facts(**{**empty_facts().__dict__, "foreign_group_id": "theirs"})
+    with pytest.raises(InvalidInputError, match="not created by opensearch-llm"):
+        planner.build(bp, facts, names_for(bp), "run1")
+
+
+def test_run_scoped_names_differ_per_run() -> None:
+    bp = blueprint()
+    a, b = names_for(bp, "run-a"), names_for(bp, "run-b")
+    assert a.model != b.model and a.connector.endswith("run-a") and names_for(bp).model == "deepseek-chat"
+
+
+def test_marker_round_trips_and_ignores_foreign_descriptions() -> None:
+    marker = Marker("20261121T000000-abcdef", "deepseek-chat", "2026-11-21T00:00:00Z", "0123abcd")
+    assert parse_marker(with_marker("DeepSeek chat", marker)) == marker
+    assert parse_marker("someone else's connector") is None
+    assert parse_marker(None) is None
+
+
+def test_endpoint_urls_fill_connector_parameters() -> None:
+    bp = blueprint()
+    assert planner.endpoint_urls(bp.connector.body) == ["http://127.0.0.1:8089/chat/completions"]
