@@ -12,6 +12,7 @@ from opensearch_llm.lifecycle.apply import Provisioned, apply
 from opensearch_llm.lifecycle.events import RunOptions, add_note
 from opensearch_llm.lifecycle.journal import Journal, journal_dir
 from opensearch_llm.lifecycle.naming import names_for, new_run_id
+from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
 from opensearch_llm.lifecycle import removal
@@ -47,7 +48,13 @@ def plan(blueprint: Any, client: Any, *, run_id: Optional[str] = None, mode: str
 
 def up(blueprint: Any, client: Any, *, options: RunOptions = RunOptions(), smoke: bool = True,
        run_id: Optional[str] = None, mode: str = "up") -> UpResult:
-    """Provision ``blueprint`` (idempotent with stable names) and run its smoke probe."""
+    """Provision ``blueprint`` (idempotent with stable names) and run its smoke probe.
+
+    With ``ollama.pull: true`` the model is pulled onto the Ollama host first (progress to ``options.on_pull``).
+    """
+    run_id = run_id or new_run_id()
+    options.on_run(run_id)
+    prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
     the_plan = plan(blueprint, client, run_id=run_id, mode=mode, smoke=smoke)
     journal = _journal(options, the_plan.run_id)
     provisioned = apply(client, blueprint, the_plan, journal, options)
@@ -99,16 +106,20 @@ def smoke(blueprints: Sequence[Any], client: Any, *, options: RunOptions = RunOp
 
 
 def predict(blueprint: Any, client: Any, message: str, *, system: Optional[str] = None,
-            history: Sequence[dict] = (), params: Optional[dict] = None) -> Any:
-    """One message through the blueprint's provisioned model; returns a PredictResult."""
+            history: Sequence[dict] = (), params: Optional[dict] = None, **kwargs: Any) -> Any:
+    """One message through the blueprint's provisioned model; returns a PredictResult.
+
+    ``history`` is a list of earlier messages (see :mod:`opensearch_llm.lifecycle.messages`);
+    ``stream=True, on_chunk=callable`` streams where the cluster can (``model_id=`` skips the lookup).
+    """
     from opensearch_llm.lifecycle.conversation import predict as _predict
 
-    return _predict(client, blueprint, message, system=system, history=history, params=params)
+    return _predict(client, blueprint, message, system=system, history=history, params=params, **kwargs)
 
 
 def status(client: Any) -> list[dict]:
     """Our resources in the cluster (found by ownership marker), newest first."""
     rows = [{"kind": r.kind, "id": r.id, "name": r.name, "run": r.marker.run, "blueprint": r.marker.blueprint,
              "created": r.marker.created, "state": r.doc.get("model_state", "")}
-            for r in removal.all_owned(client)]
+            for r in facts_mod.all_owned(client)]
     return sorted(rows, key=lambda r: (r["created"], r["kind"]), reverse=True)

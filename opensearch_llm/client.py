@@ -16,7 +16,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from opensearchpy import OpenSearch, Transport
+import threading
+
+from opensearchpy import OpenSearch, Transport, Urllib3HttpConnection
 from opensearchpy import exceptions as osx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential, wait_random
 
@@ -62,6 +64,7 @@ class ConnectionSettings:
         username = username or env.get("OPENSEARCH_USERNAME") or None
         password = password or env.get("OPENSEARCH_PASSWORD") or None
         ca_certs = ca_certs or env.get("OPENSEARCH_CA_CERTS") or None
+        timeout = float(env.get("OPENSEARCH_LLM_TIMEOUT") or timeout)
         return cls(url=url.rstrip("/"), username=username, password=Secret(password) if password else None,
                    ca_certs=ca_certs, verify=not insecure, timeout=timeout)
 
@@ -72,6 +75,46 @@ def _local_node_url(env: Mapping[str, str]) -> Optional[str]:
 
     info = read_state("default", env)
     return info.url if info and pid_alive(info.pid) else None
+
+
+_last_response = threading.local()
+
+
+class HeaderKeepingConnection(Urllib3HttpConnection):
+    """opensearch-py drops response headers when it raises; keep the last ones per thread (Retry-After)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        urlopen = self.pool.urlopen
+
+        def keeping(*a: Any, **kw: Any) -> Any:
+            response = urlopen(*a, **kw)
+            _last_response.headers = dict(response.headers)
+            return response
+
+        self.pool.urlopen = keeping  # type: ignore[method-assign]
+
+
+def retry_after_seconds() -> Optional[float]:
+    """The Retry-After of the last response on this thread, in seconds (capped at 30)."""
+    value = (getattr(_last_response, "headers", None) or {}).get("Retry-After")
+    try:
+        return min(float(value), 30.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _wait(policy: "RetryPolicy") -> Callable[[Any], float]:
+    backoff = wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait) + wait_random(0, policy.initial_wait)
+
+    def wait(state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, osx.TransportError) and exc.status_code == 429:
+            hinted = retry_after_seconds()
+            if hinted is not None:
+                return hinted
+        return backoff(state)
+    return wait
 
 
 def is_idempotent(method: str, path: str) -> bool:
@@ -133,7 +176,7 @@ class SeamTransport(Transport):
                 return once()
             retrying = Retrying(
                 stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
-                wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait) + wait_random(0, policy.initial_wait),
+                wait=_wait(policy),
                 retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True,
             )
             return retrying(once)
@@ -146,6 +189,7 @@ def connect(settings: ConnectionSettings) -> OpenSearch:
     transport_class = type("BoundSeamTransport", (SeamTransport,), {"retry_policy": settings.retry})
     kwargs: dict[str, Any] = {
         "hosts": [settings.url], "transport_class": transport_class, "max_retries": 0,
+        "connection_class": HeaderKeepingConnection, "pool_maxsize": 16,
         "timeout": settings.timeout, "verify_certs": settings.verify, "http_compress": False,
     }
     if settings.username:

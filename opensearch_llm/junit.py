@@ -1,27 +1,56 @@
-"""JUnit XML for ``smoke --junit``: one test case per blueprint, failures with their reason."""
+"""JUnit XML for ``smoke --junit``: one test case per blueprint, failures with their reason.
+
+The document is what Jenkins, GitLab and the GitHub test-report actions read::
+
+    <testsuites>
+      <testsuite name="opensearch-llm smoke" tests="2" failures="1" errors="0" skipped="0" time="3.140">
+        <testcase classname="opensearch_llm.smoke" name="deepseek-chat" time="1.020">
+          <system-out>run 20261121T120501-3fa2c1; answer 'pong'</system-out>
+        </testcase>
+        <testcase classname="opensearch_llm.smoke" name="ollama-chat" time="2.120">
+          <failure message="first line of the reason">the whole reason</failure>
+          ...
+
+Every text and attribute goes through :func:`~opensearch_llm.secrets.mask_text`, and characters
+XML 1.0 cannot carry (control characters an upstream may echo) are dropped.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 from xml.etree import ElementTree as ET
 
 from opensearch_llm.secrets import mask_text
 
+MESSAGE_LIMIT = 300
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(text: str) -> str:
+    """Masked ``text`` with the characters XML 1.0 forbids removed."""
+    return _NOT_XML.sub("", mask_text(text))
+
+
+def _reason(run: Any) -> str:
+    return run.error or f"teardown left {run.teardown.get('leftovers')}"
+
 
 def junit_xml(runs: Sequence[Any]) -> str:
-    """The JUnit XML document for smoke runs (secrets masked)."""
+    """The JUnit XML document for smoke runs (``api.SmokeRun``), secrets masked."""
     failures = sum(not r.ok for r in runs)
     suite = ET.Element("testsuite", name="opensearch-llm smoke", tests=str(len(runs)), failures=str(failures),
-                       errors="0", time=f"{sum(r.seconds for r in runs):.3f}")
+                       errors="0", skipped="0", time=f"{sum(r.seconds for r in runs):.3f}")
     for r in runs:
-        case = ET.SubElement(suite, "testcase", classname="opensearch_llm.smoke", name=r.blueprint,
+        case = ET.SubElement(suite, "testcase", classname="opensearch_llm.smoke", name=_clean(r.blueprint),
                              time=f"{r.seconds:.3f}")
         if not r.ok:
-            reason = r.error or f"teardown left {r.teardown.get('leftovers')}"
-            failure = ET.SubElement(case, "failure", message=mask_text(reason.splitlines()[0][:300]))
-            failure.text = mask_text(reason)
+            reason = _clean(_reason(r))
+            first = (reason.strip().splitlines() or ["failed"])[0]
+            failure = ET.SubElement(case, "failure", message=first[:MESSAGE_LIMIT])
+            failure.text = reason
         out = ET.SubElement(case, "system-out")
-        out.text = mask_text(f"run {r.run_id}" + (f"; answer {r.smoke.answer!r}" if r.smoke else ""))
+        out.text = _clean(f"run {r.run_id}" + (f"; answer {r.smoke.answer!r}" if r.smoke else ""))
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

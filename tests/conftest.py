@@ -1,12 +1,19 @@
-"""Shared test configuration. The opensearch_llm pytest plugin comes from its entry point."""
+"""Shared test configuration. The opensearch_llm pytest plugin comes from its entry point.
+
+Every test's captured output (stdout, stderr, logs) is scanned for every secret value the
+process knows (``opensearch_llm.secrets.known_secrets`` plus the fakes' keys); a hit fails the
+test. Subprocess output is scanned by ``tests.integration.cli_helpers.Cli``.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any, Iterator
 
 import pytest
 
 _SCRUBBED_PREFIXES = ("DEEPSEEK_", "OLLAMA_", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD")
+SCAN = {"outputs": 0, "hits": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +22,24 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    from opensearch_llm.secrets import known_secrets
+
+    secrets = [s for s in known_secrets() if len(s) >= 8]
+    for _name, text in report.sections:
+        SCAN["outputs"] += 1
+        leaked = [s for s in secrets if s in text]
+        if leaked:
+            SCAN["hits"] += len(leaked)
+            report.outcome = "failed"
+            report.longrepr = f"secret scanner: {len(leaked)} secret value(s) in captured output of {item.nodeid}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"secret scanner: {SCAN['outputs']} captured outputs scanned, {SCAN['hits']} secret occurrences")

@@ -21,7 +21,7 @@ from opensearch_llm.blueprint.source import KeyPath, Locator
 PARAM_REF = re.compile(r"\$\{parameters\.([^}]+)\}")
 CRED_REF = re.compile(r"\$\{credential\.([^}]+)\}")
 SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "api_key"}
-CONDITIONS = ("equals", "contains", "regex", "not_empty")
+CONDITIONS = ("equals", "contains", "regex", "not_empty", "length")
 EXPECT_KEYS = frozenset(CONDITIONS) | {"path", "ignore_case"}
 UNKNOWN_SAMPLE = "1"  # valid JSON both inside quotes and as a bare value
 INPUT_SAMPLES = {"messages": [{"role": "user", "content": "ping"}], "prompt": "ping", "texts": ["ping"]}
@@ -187,7 +187,7 @@ def _check_expectation(loc: Locator, path: KeyPath, item: Dict[str, Any]) -> Lis
     problems: List[Problem] = []
     chosen = [k for k in CONDITIONS if k in item and (k != "not_empty" or item[k] is True)]
     if len(chosen) != 1 and set(item) <= EXPECT_KEYS:  # an unknown key is probably a misspelt condition
-        problems.append(loc.problem(path, "an expectation needs exactly one of equals, contains, regex, not_empty "
+        problems.append(loc.problem(path, "an expectation needs exactly one of equals, contains, regex, not_empty, length "
                                           f"(got {', '.join(chosen) or 'none'})"))
     if isinstance(item.get("regex"), str):
         try:

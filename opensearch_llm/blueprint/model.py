@@ -60,6 +60,7 @@ class Expectation:
     regex: Optional[str] = None
     not_empty: bool = False
     ignore_case: bool = False
+    length: Optional[int] = None
 
     def check(self, response: Dict[str, Any]) -> Optional[str]:
         """None when ``response`` satisfies this expectation, else the reason it does not."""
@@ -77,6 +78,15 @@ class Expectation:
         flags = re.IGNORECASE if self.ignore_case else 0
         if self.regex is not None and not re.search(self.regex, _as_text(value), flags):
             return f"{self.path}: expected a match for /{self.regex}/, got {shown!r}"
+        if self.length is not None:
+            return self._length_failure(value, shown)
+        return None
+
+    def _length_failure(self, value: Any, shown: str) -> Optional[str]:
+        if not isinstance(value, (list, tuple, dict, str)):
+            return f"{self.path}: expected {self.length} items, got a {type(value).__name__}: {shown!r}"
+        if len(value) != self.length:
+            return f"{self.path}: expected {self.length} items, got {len(value)}"
         return None
 
     def _equal(self, value: Any) -> bool:
@@ -226,6 +236,8 @@ def _expectation_dict(expectation: Expectation) -> Dict[str, Any]:
             out[key] = getattr(expectation, key)
     if expectation.not_empty:
         out["not_empty"] = True
+    if expectation.length is not None:
+        out["length"] = expectation.length
     if expectation.ignore_case:
         out["ignore_case"] = True
     return out

@@ -98,7 +98,7 @@ _CONNECTOR = _object("Connector", "The ML Commons connector body; ${parameters.*
 }, required=("credential", "actions"))
 
 _EXPECTATION = _object("Expectation", "One check on the smoke answer: exactly one of equals, contains, "
-                                      "regex or not_empty.", {
+                                      "regex, not_empty or length.", {
     "path": _field("string", "Path", "Where to look in the predict response, e.g. "
                                      "inference_results[0].output[0].dataAsMap.choices[0].message.content.",
                    minLength=1),
@@ -107,6 +107,8 @@ _EXPECTATION = _object("Expectation", "One check on the smoke answer: exactly on
     "regex": _field("string", "Regex", "The value, as text, must match this Python regular expression "
                                        "(re.search)."),
     "not_empty": _field("boolean", "Not empty", "The value must exist and not be null, blank, [] or {}."),
+    "length": _int("Length", "The value (a list, object or text) must have exactly this many items, e.g. "
+                             "the dimension of an embedding."),
     "ignore_case": _field("boolean", "Ignore case", "Compare case-insensitively (equals, contains, regex)."),
 }, required=("path",))
 

@@ -54,8 +54,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="opensearch-llm",
                       standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        from opensearch_llm.secrets import mask_text
+
         click.echo("interrupted", err=True)
+        for note in getattr(exc.__cause__ or exc.__context__, "__notes__", []):
+            click.echo(mask_text(f"  {note}"), err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

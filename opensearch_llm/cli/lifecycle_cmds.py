@@ -10,6 +10,7 @@ from opensearch_llm.cli.options import (
     blueprint_options, connection_options, journal_option, load, make_client, with_run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
+from opensearch_llm.cli.signals import guarded
 
 
 @click.command(help="""Check blueprint files and the environment; no cluster call. Exit 2 on any problem.
@@ -82,6 +83,7 @@ Example:
 @connection_options
 @json_option
 @with_run_options
+@guarded
 def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
        options: Any, **conn: Any) -> None:
     """Provision one blueprint."""

@@ -11,7 +11,13 @@ from opensearch_llm.cli.output import emit_json, json_option, progress
 name_option = click.option("--name", default="default", show_default=True, help="Instance name.")
 
 
-@click.group(help="Run a real single-node OpenSearch with ML Commons on 127.0.0.1 (no Docker).")
+@click.group(help="""Run a real single-node OpenSearch with ML Commons on 127.0.0.1 (no Docker).
+
+\b
+Example:
+  opensearch-llm local start --version 2.19
+  opensearch-llm local stop --purge
+""")
 def local() -> None:
     """Local node commands."""
 

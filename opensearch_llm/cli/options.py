@@ -96,10 +96,11 @@ def with_run_options(fn: Callable) -> Callable:
     """Inject a RunOptions built from --journal-dir and --keep-on-failure into the command."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from opensearch_llm.cli.pull_progress import PullProgress
         from opensearch_llm.lifecycle.events import RunOptions
 
         kwargs["options"] = RunOptions(keep_on_failure=kwargs.pop("keep_on_failure", False),
                                        journal_dir=kwargs.pop("journal_dir", None),
-                                       on_step=step_printer())
+                                       on_step=step_printer(), on_pull=PullProgress(prefix="  "))
         return fn(*args, **kwargs)
     return wrapper

@@ -10,12 +10,19 @@ from opensearch_llm.cli.options import (
     blueprint_options, connection_options, journal_option, load, make_client, parse_params, with_run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
+from opensearch_llm.cli.signals import guarded
 
 param_options = [
     click.option("--system", default=None, help="System prompt."),
     click.option("--params", "params_json", default=None, help="Extra predict parameters as a JSON object."),
     click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE",
-                 help="One extra parameter, e.g. --param temperature=0.2 (repeatable)."),
+                 help="One extra parameter, e.g. --param temperature=0.2 (repeatable; also top_p, max_tokens)."),
+    click.option("--history", "history_file", type=click.Path(dir_okay=False), default=None,
+                 help="Earlier messages: a JSON list of {role, content} (roles system, user, assistant with "
+                      "optional tool_calls, tool/tool_result with tool_call_id)."),
+    click.option("--stream", is_flag=True,
+                 help="Print the answer as it arrives (OpenSearch 3.3+ with streaming enabled); elsewhere one "
+                      "line on stderr says why and the full answer follows."),
 ]
 
 
@@ -25,12 +32,45 @@ def _with_params(fn: Any) -> Any:
     return fn
 
 
+def _render(result: Any, as_json: bool, prefix: str = "") -> None:
+    """Warnings and notes on stderr, then the answer (or one JSON document) on stdout."""
+    for warning in result.warnings:
+        progress(f"warning: {warning}")
+    if result.stream_note:
+        progress(result.stream_note)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if result.reasoning:
+        progress(f"reasoning: {result.reasoning}")
+    if result.streamed:
+        click.echo("")
+    elif result.text or not result.tool_calls:
+        click.echo(f"{prefix}{result.text}")
+    for call in result.tool_calls or []:
+        fn = call.get("function", {}) if isinstance(call, dict) else {}
+        click.echo(f"{prefix}tool call {call.get('id', '')}: {fn.get('name')}({fn.get('arguments', '')})")
+
+
+def _chunk_printer(prefix: str = "") -> Any:
+    started = []
+
+    def on_chunk(text: str) -> None:
+        if not started:
+            started.append(True)
+            click.echo(prefix, nl=False)
+        click.echo(text, nl=False)
+    return on_chunk
+
+
 @click.command(help="""One call through the provisioned model; prints the reply.
 
 \b
 Example:
   opensearch-llm predict connectors/deepseek-chat.yaml --message hi
   opensearch-llm predict connectors/deepseek-chat.yaml --message hi --system "Be brief" --param temperature=0.2
+  opensearch-llm predict connectors/deepseek-chat.yaml --message "and in Rome?" --history turns.json
+  opensearch-llm predict connectors/deepseek-reasoner.yaml --message "why?" --stream
 """)
 @click.argument("blueprint", type=click.Path())
 @click.option("--message", "-m", required=True, help="The user message.")
@@ -39,41 +79,43 @@ Example:
 @connection_options
 @json_option
 def predict(blueprint: str, message: str, system: Optional[str], params_json: Optional[str], param_pairs: tuple,
-            env_file: Optional[str], overrides: tuple, as_json: bool, **conn: Any) -> None:
+            history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
+            **conn: Any) -> None:
     """Predict once."""
     from opensearch_llm import api
+    from opensearch_llm.lifecycle.messages import load_history
 
     bp = load([blueprint], env_file, overrides)[0]
     params = parse_params(params_json, param_pairs)
-    result = api.predict(bp, make_client(**conn), message, system=system, params=params)
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    if result.reasoning:
-        progress(f"reasoning: {result.reasoning}")
-    click.echo(result.text)
+    history = load_history(history_file) if history_file else []
+    result = api.predict(bp, make_client(**conn), message, system=system, history=history, params=params,
+                         stream=stream, on_chunk=None if as_json else _chunk_printer())
+    _render(result, as_json)
 
 
 @click.command(help="""Interactive multi-turn conversation through the connector; /exit ends it.
 
 \b
 Example:
-  opensearch-llm chat connectors/deepseek-chat.yaml --system "You are terse"
+  opensearch-llm chat connectors/deepseek-chat.yaml --system "You are terse" --param temperature=0.2
+  opensearch-llm chat connectors/ollama-chat.yaml --history turns.json --stream
 """)
 @click.argument("blueprint", type=click.Path())
 @_with_params
 @blueprint_options
 @connection_options
 def chat(blueprint: str, system: Optional[str], params_json: Optional[str], param_pairs: tuple,
-         env_file: Optional[str], overrides: tuple, **conn: Any) -> None:
+         history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, **conn: Any) -> None:
     """Chat with the provisioned model."""
     from opensearch_llm.lifecycle.conversation import predict, provisioned_model_id
+    from opensearch_llm.lifecycle.messages import load_history
 
     bp = load([blueprint], env_file, overrides)[0]
     client = make_client(**conn)
     params = parse_params(params_json, param_pairs)
+    history: list[dict] = load_history(history_file) if history_file else []
     model_id = provisioned_model_id(client, bp)
-    history: list[dict] = []
+    warned: set = set()
     progress(f"chatting with {bp.name} (model {model_id}); /exit to leave")
     while True:
         try:
@@ -84,11 +126,16 @@ def chat(blueprint: str, system: Optional[str], params_json: Optional[str], para
             break
         if not line.strip():
             continue
-        result = predict(client, bp, line, system=system, history=history, params=params, model_id=model_id)
-        if result.reasoning:
-            progress(f"(reasoning) {result.reasoning}")
-        click.echo(f"{bp.name}> {result.text}")
-        history += [{"role": "user", "content": line}, {"role": "assistant", "content": result.text}]
+        result = predict(client, bp, line, system=system, history=history, params=params, model_id=model_id,
+                         stream=stream, on_chunk=_chunk_printer(f"{bp.name}> "))
+        stream = stream and result.stream_note is None  # say it once, then stop asking
+        result.warnings = [w for w in result.warnings if w not in warned]
+        warned.update(result.warnings)
+        _render(result, False, prefix=f"{bp.name}> ")
+        answer: dict = {"role": "assistant", "content": result.text or None}
+        if result.tool_calls:
+            answer["tool_calls"] = result.tool_calls
+        history += [{"role": "user", "content": line}, answer]
 
 
 @click.command(help="""The CI command: for each blueprint, up → probe → down with run-scoped names.
@@ -104,6 +151,7 @@ Example:
 @connection_options
 @json_option
 @with_run_options
+@guarded
 def smoke(blueprints: tuple, junit: Optional[str], env_file: Optional[str], overrides: tuple, as_json: bool,
           options: Any, **conn: Any) -> None:
     """Smoke-test blueprints."""

@@ -8,10 +8,11 @@ cleanup outcome attached as notes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
+from opensearch_llm.lifecycle.facts import all_of_run, owned
 from opensearch_llm.lifecycle.journal import Journal
 from opensearch_llm.lifecycle.naming import Marker, now_utc, with_marker
 from opensearch_llm.lifecycle.plan import CREATE, DEPLOY, NOOP, REPLACE, Plan, endpoint_urls
@@ -19,6 +20,13 @@ from opensearch_llm.lifecycle.teardown import delete_with_retry, teardown
 from opensearch_llm.resources import connector, model, model_group, settings
 
 UNTRUSTED = "not matching the trusted connector endpoint regex"
+UNKNOWN_OUTCOME = (None, 429, 500, 502, 503, 504)
+CREATE_ATTEMPTS = 5
+
+
+def outcome_unknown(exc: ClusterError) -> bool:
+    """True when a create may or may not have happened (no answer, or a transient server error)."""
+    return exc.status in UNKNOWN_OUTCOME
 
 
 @dataclass
@@ -52,6 +60,34 @@ class _Run:
     def marker(self, digest: Optional[str] = None) -> Marker:
         return Marker(self.plan.run_id, self.bp.name, now_utc(), digest)
 
+    def create_or_find(self, kind: str, name: str, create: Callable[[], str]) -> str:
+        """Create; when the outcome is unknown, look the resource up by name and run before trying again."""
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return create()
+            except ClusterError as exc:
+                if not outcome_unknown(exc) or attempt == CREATE_ATTEMPTS:
+                    raise
+                found = self.find_own(kind, name)
+                if found:
+                    return found
+                self.options.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
+
+    def find_own(self, kind: str, name: str) -> Optional[str]:
+        """This run's resource named ``name``; searched across one index refresh interval."""
+        lister = {"model_group": model_group.list_marked, "connector": connector.list_marked,
+                  "model": model.list_marked}[kind]
+        for _ in range(3):
+            try:
+                for res in owned(kind, lister(self.client)):
+                    if res.name == name and res.marker.run == self.plan.run_id:
+                        return res.id
+            except ClusterError:
+                pass
+            self.options.sleep(0.6)
+        return None
+
     def created(self, kind: str, rid: str, name: str) -> None:
         self.journal.write("created", kind=kind, id=rid, name=name)
         self.result.ids[kind] = rid
@@ -84,7 +120,8 @@ class _Run:
         if self.reused("model_group", action, timer):
             return
         desc = with_marker(self.bp.model_group.description, self.marker())
-        rid = model_group.create(self.client, action.name, desc)
+        rid = self.create_or_find("model_group", action.name,
+                                  lambda: model_group.create(self.client, action.name, desc))
         self.created("model_group", rid, action.name)
         timer.done(rid)
 
@@ -98,7 +135,7 @@ class _Run:
         body = {**self.bp.connector.body, "name": action.name,
                 "description": with_marker(self.bp.connector.body.get("description", ""),
                                            self.marker(self.plan.connector_hash))}
-        rid = self._create_connector(body)
+        rid = self.create_or_find("connector", action.name, lambda: self._create_connector(body))
         self.created("connector", rid, action.name)
         timer.done(rid)
 
@@ -137,7 +174,7 @@ class _Run:
                 "model_group_id": self.result.ids["model_group"], "connector_id": self.result.ids["connector"],
                 "description": with_marker(self.bp.model.description, self.marker(self.plan.model_hash)),
                 **self.bp.model.extra}
-        rid = model.register(self.client, body, deploy=True)
+        rid = self.create_or_find("model", action.name, lambda: model.register(self.client, body, deploy=True))
         self.created("model", rid, action.name)
         timer.done(rid)
 
@@ -149,7 +186,12 @@ class _Run:
         timer.done(self.result.model_state)
 
     def rollback(self, exc: BaseException) -> None:
-        created = {k: self.result.ids[k] for k in self.result.created}
+        created: dict[str, list[str]] = {k: [self.result.ids[k]] for k in self.result.created}
+        try:  # a create whose answer was lost still carries this run's marker
+            for res in all_of_run(self.client, self.plan.run_id):
+                created.setdefault(res.kind, []).append(res.id)
+        except ClusterError as err:
+            add_note(exc, f"cleanup error: could not search for this run's resources: {err}")
         if not created and not self.settings_written:
             return
         report = teardown(self.client, created, self.options, self.journal, self.settings_written)

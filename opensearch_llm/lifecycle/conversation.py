@@ -1,45 +1,80 @@
-"""One prediction through a provisioned model: build the parameters from a conversation, read the answer."""
+"""One prediction through a provisioned model: build the parameters from a conversation, read the answer.
+
+The conversation (system prompt, history, the new message) and the generation parameters are
+shaped by :mod:`opensearch_llm.lifecycle.messages`; ``stream=True`` goes through
+:mod:`opensearch_llm.lifecycle.streaming`, which falls back to the full answer where the cluster
+cannot stream.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Optional, Sequence
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from opensearch_llm.blueprint.paths import find_path
-from opensearch_llm.errors import OpenSearchLLMError, UpstreamError, excerpt
+from opensearch_llm.blueprint.paths import find_path, get_path
+from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
 from opensearch_llm.lifecycle.facts import owned
+from opensearch_llm.lifecycle.messages import dialect, route_parameters, to_ollama_messages, to_openai_messages
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.resources import model as model_api
 from opensearch_llm.resources import predict as predict_api
+from opensearch_llm.secrets import mask_text
+
+RESPONSE_MAP = "inference_results[0].output[0].dataAsMap"
 
 
 @dataclass
 class PredictResult:
-    """The answer text, the reasoning (reasoner models), the raw response and the latency."""
+    """The answer text, the reasoning (reasoner models), tool calls, the raw response and the latency.
+
+    ``warnings`` name parameters that reach nothing; ``streamed`` tells whether the text arrived in
+    chunks, and ``stream_note`` why it did not when streaming was asked for.
+    """
 
     text: str
     reasoning: Optional[str]
     seconds: float
     model_id: str
     response: dict
+    tool_calls: Optional[list] = None
+    warnings: List[str] = field(default_factory=list)
+    streamed: bool = False
+    stream_note: Optional[str] = None
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
         return asdict(self)
 
 
+def conversation(blueprint: Any, message: str, system: Optional[str] = None,
+                 history: Sequence[dict] = ()) -> Any:
+    """The input value for the blueprint's style: chat messages, a prompt string or a list of texts."""
+    style = blueprint.predict.style
+    if style == "messages":
+        messages = ([{"role": "system", "content": system}] if system else []) + to_openai_messages(history)
+        messages.append({"role": "user", "content": message})
+        return to_ollama_messages(messages) if dialect(blueprint) == "ollama" else messages
+    if history:
+        raise InvalidInputError(f"a history needs a chat blueprint; {blueprint.name} sends a {style}",
+                                hint="use a blueprint with predict.style: messages")
+    if style == "prompt":
+        return f"{system}\n\n{message}" if system else message
+    return [message]
+
+
 def build_parameters(blueprint: Any, message: str, system: Optional[str] = None,
                      history: Sequence[dict] = (), params: Optional[dict] = None) -> dict:
-    """The ``_predict`` parameters for the blueprint's input style (messages, prompt or texts)."""
-    style, key = blueprint.predict.style, blueprint.predict.input
-    if style == "messages":
-        messages = ([{"role": "system", "content": system}] if system else []) + list(history)
-        value: Any = [*messages, {"role": "user", "content": message}]
-    elif style == "prompt":
-        value = f"{system}\n\n{message}" if system else message
-    else:
-        value = [message]
-    return {**(params or {}), key: value}
+    """The ``_predict`` parameters: the conversation under ``predict.input`` plus the routed ``params``."""
+    routed, _unused = route_parameters(blueprint, params)
+    return {**routed, blueprint.predict.input: conversation(blueprint, message, system, history)}
+
+
+def unused_warnings(blueprint: Any, params: Optional[dict]) -> List[str]:
+    """A warning for every parameter the blueprint's request body does not use."""
+    _routed, unused = route_parameters(blueprint, params)
+    return [f"parameter {name!r} is not used by the request_body of {blueprint.source}, so it does not reach "
+            "the provider" for name in unused if name != blueprint.predict.input]
 
 
 def provisioned_model_id(client: Any, blueprint: Any) -> str:
@@ -53,19 +88,51 @@ def provisioned_model_id(client: Any, blueprint: Any) -> str:
     return max(found, key=lambda m: m.marker.created).id
 
 
+def _shape_error(path: str, detail: str, response: dict) -> UpstreamError:
+    shown = find_path(response, RESPONSE_MAP)
+    text = excerpt(mask_text(json.dumps(shown if shown is not None else response, default=str)), 300)
+    return UpstreamError(f"the LLM answered in an unexpected shape: expected the answer at {path}, but {detail}; "
+                         f"got {text}", provider_message=text, hint="check predict.answer in the blueprint")
+
+
+def read_answer(blueprint: Any, response: dict) -> Tuple[str, Optional[list]]:
+    """The answer text (JSON for non-text answers) and any tool calls; :class:`UpstreamError` on a wrong shape."""
+    path = blueprint.predict.answer
+    try:
+        answer = get_path(response, path)
+    except KeyError as exc:
+        raise _shape_error(path, str(exc.args[0] if exc.args else exc), response) from None
+    calls = None
+    if answer is None and path.endswith(".content"):
+        calls = find_path(response, path[: -len("content")] + "tool_calls") or None
+    if answer is None and not calls:
+        raise _shape_error(path, "it is null", response)
+    text = "" if answer is None else answer if isinstance(answer, str) else json.dumps(answer)
+    return text, calls
+
+
 def predict(client: Any, blueprint: Any, message: str, *, system: Optional[str] = None,
-            history: Sequence[dict] = (), params: Optional[dict] = None,
-            model_id: Optional[str] = None) -> PredictResult:
-    """Send one message (with optional system prompt and history) and return the answer."""
+            history: Sequence[dict] = (), params: Optional[dict] = None, model_id: Optional[str] = None,
+            stream: bool = False, on_chunk: Optional[Callable[[str], None]] = None) -> PredictResult:
+    """Send one message (with optional system prompt, history and parameters) and return the answer.
+
+    With ``stream``, answer chunks go to ``on_chunk`` as they arrive; where the cluster cannot stream,
+    the full answer is fetched instead and ``stream_note`` says why.
+    """
     model_id = model_id or provisioned_model_id(client, blueprint)
     parameters = build_parameters(blueprint, message, system, history, params)
+    warnings = unused_warnings(blueprint, params)
+    note = None
+    if stream:
+        from opensearch_llm.lifecycle.streaming import stream_answer
+
+        streamed = stream_answer(client, blueprint, model_id, parameters, on_chunk or (lambda _text: None))
+        if streamed.note is None:
+            return PredictResult(text=streamed.text, reasoning=None, seconds=streamed.seconds, model_id=model_id,
+                                 response=streamed.response, warnings=warnings, streamed=True)
+        note = streamed.note
     prediction = predict_api.predict(client, model_id, parameters, blueprint.smoke.timeout)
-    answer = find_path(prediction.response, blueprint.predict.answer)
-    if answer is None:
-        raise UpstreamError(
-            f"the LLM answered in an unexpected shape: nothing at {blueprint.predict.answer}",
-            provider_message=excerpt(str(prediction.response), 300))
+    text, calls = read_answer(blueprint, prediction.response)
     reasoning = find_path(prediction.response, blueprint.predict.reasoning) if blueprint.predict.reasoning else None
-    text = answer if isinstance(answer, str) else str(answer)
     return PredictResult(text=text, reasoning=reasoning, seconds=prediction.seconds, model_id=model_id,
-                         response=prediction.response)
+                         response=prediction.response, tool_calls=calls, warnings=warnings, stream_note=note)

@@ -33,6 +33,8 @@ class RunOptions:
     sleep: Callable[[float], None] = time.sleep
     journal_dir: Optional[str] = None
     on_step: Callable[[StepEvent], None] = _ignore
+    on_run: Callable[[str], None] = lambda _run_id: None
+    on_pull: Callable[[dict], None] = lambda _event: None  # Ollama pull progress (see lifecycle.prepare)
 
 
 class StepTimer:

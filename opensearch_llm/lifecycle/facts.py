@@ -44,6 +44,17 @@ def owned(kind: str, docs: list[dict]) -> list[Owned]:
     return out
 
 
+def all_owned(client: Any) -> list[Owned]:
+    """Every resource in the cluster that carries our ownership marker (models first: deletion order)."""
+    return [*owned("model", model.list_marked(client)), *owned("connector", connector.list_marked(client)),
+            *owned("model_group", model_group.list_marked(client))]
+
+
+def all_of_run(client: Any, run_id: str) -> list[Owned]:
+    """Every resource carrying ``run_id`` in its ownership marker."""
+    return [r for r in all_owned(client) if r.marker.run == run_id]
+
+
 def _pick(items: list[Owned], name: str, blueprint: str) -> Optional[Owned]:
     matches = [o for o in items if o.name == name and o.marker.blueprint == blueprint]
     return max(matches, key=lambda o: o.marker.created) if matches else None

@@ -9,18 +9,12 @@ from typing import Any, Callable, Iterable, Optional
 from opensearch_llm.errors import LeftoversError
 from opensearch_llm.lifecycle.apply import settings_change_from
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import Owned, owned
+from opensearch_llm.lifecycle.facts import all_owned, owned
 from opensearch_llm.lifecycle.journal import Journal, created, runs
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
-from opensearch_llm.resources import connector, model, model_group, settings
-
-
-def all_owned(client: Any) -> list[Owned]:
-    """Every resource in the cluster that carries our ownership marker."""
-    return [*owned("model", model.list_marked(client)), *owned("connector", connector.list_marked(client)),
-            *owned("model_group", model_group.list_marked(client))]
+from opensearch_llm.resources import connector, settings
 
 
 def urls_still_needed(client: Any, leaving: Iterable[str]) -> list[str]:
@@ -30,7 +24,7 @@ def urls_still_needed(client: Any, leaving: Iterable[str]) -> list[str]:
             for url in endpoint_urls(c.doc)]
 
 
-def _pending_settings(entries: list[dict]) -> Optional[settings.SettingsChange]:
+def pending_settings(entries: list[dict]) -> Optional[settings.SettingsChange]:
     restored = any(e["event"] == "settings_restored" for e in entries)
     change = next((e for e in entries if e["event"] == "settings"), None)
     return None if restored or change is None else settings_change_from(change)
@@ -39,36 +33,58 @@ def _pending_settings(entries: list[dict]) -> Optional[settings.SettingsChange]:
 def remove_run(client: Any, journal: Journal, options: RunOptions) -> TeardownReport:
     """Remove what run ``journal.run_id`` created: ids from its journal, else by marker."""
     entries = journal.entries()
-    ids = created(entries)
+    ids: dict[str, list[str]] = {kind: [rid] for kind, rid in created(entries).items()}
     for res in all_owned(client):
         if res.marker.run == journal.run_id:
-            ids.setdefault(res.kind, res.id)
-    report = teardown(client, ids, options, journal if entries else None, _pending_settings(entries),
-                      urls_still_needed(client, ids.values()))
+            ids.setdefault(res.kind, []).append(res.id)
+    report = teardown(client, ids, options, journal if entries else None, pending_settings(entries),
+                      urls_still_needed(client, _flat(ids)))
     if entries:
         journal.write("down", clean=report.clean)
+    retry_deferred(client, journal.path.parent, options, report)
     return report
+
+
+def retry_deferred(client: Any, directory: Path, options: RunOptions, report: TeardownReport) -> None:
+    """Finish settings restores that earlier runs deferred because other runs still needed them."""
+    needed = None
+    for journal in runs(directory):
+        entries = journal.entries()
+        if not any(e["event"] == "settings_deferred" for e in entries):
+            continue
+        change = pending_settings(entries)
+        if change is None:
+            continue
+        needed = urls_still_needed(client, ()) if needed is None else needed
+        sub = teardown(client, {}, options, journal, change, needed)
+        report.notes.extend(sub.notes)
+        report.errors.extend(sub.errors)
 
 
 def remove_blueprint(client: Any, blueprint: Any, directory: Path, options: RunOptions) -> TeardownReport:
     """Remove the stable-named resources of ``blueprint`` and restore the settings its runs changed."""
     names = names_for(blueprint)
     wanted = {"model": names.model, "connector": names.connector, "model_group": names.model_group}
-    ids: dict[str, str] = {}
+    ids: dict[str, list[str]] = {}
     for res in all_owned(client):
         if res.marker.blueprint == blueprint.name and res.name == wanted[res.kind]:
-            ids.setdefault(res.kind, res.id)
+            ids.setdefault(res.kind, []).append(res.id)
     journals = [j for j in runs(directory) if _is_up_of(j.entries(), blueprint.name)]
-    changes = [(j, c) for j in journals if (c := _pending_settings(j.entries())) is not None]
+    changes = [(j, c) for j in journals if (c := pending_settings(j.entries())) is not None]
     report = teardown(client, ids, options)
-    needed = urls_still_needed(client, ids.values())
+    needed = urls_still_needed(client, _flat(ids))
     for journal, change in changes:
         sub = teardown(client, {}, options, journal, change, needed)
         report.notes.extend(sub.notes)
         report.errors.extend(sub.errors)
+    retry_deferred(client, directory, options, report)
     if not journals and (ids or report.deleted):
         report.notes.append(f"no run journal of {blueprint.name} in {directory}: cluster settings left as they are")
     return report
+
+
+def _flat(ids: dict[str, list[str]]) -> list[str]:
+    return [rid for rids in ids.values() for rid in rids]
 
 
 def _is_up_of(entries: list[dict], name: str) -> bool:

@@ -7,7 +7,7 @@ is attempted even when an earlier one fails.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
@@ -57,15 +57,24 @@ def delete_with_retry(client: Any, kind: str, rid: str, options: RunOptions) -> 
     return retrying(DELETERS[kind], client, rid)
 
 
-def teardown(client: Any, ids: dict[str, str], options: RunOptions = RunOptions(),
+def as_targets(ids: Mapping[str, Union[str, Sequence[str]]]) -> list[tuple[str, str]]:
+    """(kind, id) pairs in deletion order from kind → id or kind → [ids]."""
+    pairs = []
+    for kind in ORDER:
+        value = ids.get(kind) or []
+        for rid in ([value] if isinstance(value, str) else value):
+            if rid and (kind, rid) not in pairs:
+                pairs.append((kind, rid))
+    return pairs
+
+
+def teardown(client: Any, ids: Mapping[str, Union[str, Sequence[str]]], options: RunOptions = RunOptions(),
              journal: Optional[Journal] = None, change: Optional[settings.SettingsChange] = None,
              still_needed: Iterable[str] = ()) -> TeardownReport:
-    """Remove ``ids`` (kind → id) in dependency order, then restore settings; never raises for one step."""
+    """Remove ``ids`` (kind → id or ids) in dependency order, then restore settings; never raises for one step."""
     report = TeardownReport()
-    for kind in ORDER:
-        rid = ids.get(kind)
-        if not rid:
-            continue
+    targets = as_targets(ids)
+    for kind, rid in targets:
         timer = StepTimer(options, f"delete {kind}")
         try:
             existed = delete_with_retry(client, kind, rid, options)
@@ -80,23 +89,23 @@ def teardown(client: Any, ids: dict[str, str], options: RunOptions = RunOptions(
     if change is not None and change.changes:
         timer = StepTimer(options, "restore settings")
         try:
-            report.notes.extend(settings.restore(client, change, still_needed))
+            outcome = settings.restore(client, change, still_needed)
+            report.notes.extend(outcome.notes)
             if journal:
-                journal.write("settings_restored")
-            timer.done("; ".join(report.notes))
+                journal.write("settings_restored" if outcome.complete else "settings_deferred")
+            timer.done("; ".join(outcome.notes) or "restored")
         except OpenSearchLLMError as exc:
             report.errors.append(f"settings: {exc}")
             timer.done(str(exc), status="failed")
-    report.leftovers = _still_there(client, ids, report)
+    report.leftovers = _still_there(client, targets, report)
     return report
 
 
-def _still_there(client: Any, ids: dict[str, str], report: TeardownReport) -> list[dict]:
+def _still_there(client: Any, targets: list[tuple[str, str]], report: TeardownReport) -> list[dict]:
     left = []
-    for kind in ORDER:
-        rid = ids.get(kind)
+    for kind, rid in targets:
         try:
-            if rid and GETTERS[kind](client, rid) is not None:
+            if GETTERS[kind](client, rid) is not None:
                 left.append({"kind": kind, "id": rid})
         except OpenSearchLLMError as exc:
             report.errors.append(f"checking {kind} {rid}: {exc}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from opensearch_llm.errors import (
     ClusterError, UpstreamAuthError, UpstreamError, UpstreamRateLimitError, UpstreamUnreachableError,
@@ -30,17 +32,31 @@ class Prediction:
     seconds: float
 
 
-def predict(client: Any, model_id: str, parameters: dict, timeout: Optional[float] = None) -> Prediction:
+def predict(client: Any, model_id: str, parameters: dict, timeout: Optional[float] = None,
+            sleep: Callable[[float], None] = time.sleep) -> Prediction:
     """POST ``{"parameters": ...}`` to the model; upstream failures raise :class:`UpstreamError` subclasses."""
     started = time.perf_counter()
     params = {"request_timeout": timeout} if timeout else None
-    try:
+
+    def once() -> dict:
         with about("model", model_id):
-            response = client.plugins.ml.predict_model(model_id=model_id, body={"parameters": parameters},
-                                                       params=params)
+            return client.plugins.ml.predict_model(model_id=model_id, body={"parameters": parameters},
+                                                   params=params)
+
+    retrying = Retrying(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.2, max=2.0),
+                        retry=retry_if_exception(_cluster_side_transient), sleep=sleep, reraise=True)
+    try:
+        response = retrying(once)
     except ClusterError as exc:
         raise classify(exc) from None
     return Prediction(response=response, seconds=time.perf_counter() - started)
+
+
+def _cluster_side_transient(exc: BaseException) -> bool:
+    # the cluster (not the provider) was busy or unreachable: the request never reached the LLM
+    if not isinstance(exc, ClusterError) or REMOTE_ERROR in exc.message or NETWORK_ERROR in exc.message:
+        return False
+    return exc.status in (None, 429, 502, 503, 504)
 
 
 def provider_message(remote_body: str) -> str:

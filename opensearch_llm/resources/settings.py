@@ -127,7 +127,15 @@ def apply(client: Any, facts: SettingsFacts, change: SettingsChange) -> None:
             client.cluster.put_settings(body={"persistent": body})
 
 
-def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = ()) -> list[str]:
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """Notes on what was left alone; ``complete`` is False when a later restore must finish the job."""
+
+    notes: tuple[str, ...] = ()
+    complete: bool = True
+
+
+def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = ()) -> RestoreOutcome:
     """Undo ``change`` where nobody changed things since; return notes on what was left alone.
 
     Our regexes go unless a URL in ``still_needed`` (another run's connector) matches them;
@@ -135,13 +143,15 @@ def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = (
     after ours still needs them.
     """
     if not change.changes:
-        return []
+        return RestoreOutcome()
     now = read(client)
     needed = list(still_needed)
     ours = [r for r in change.add_regexes if r in now.trusted and not any(is_trusted(u, [r]) for u in needed)]
     remaining = tuple(r for r in now.trusted if r not in ours)
+    kept = [r for r in change.add_regexes if r in now.trusted and r not in ours]
     body: dict[str, Any] = {}
-    notes: list[str] = []
+    notes: list[str] = [f"kept {r}: another run's connector still uses it" for r in kept]
+    deferred = bool(kept)
     if ours:
         unset = change.prior_trusted_persistent is None and remaining == change.prior_trusted
         body[TRUSTED] = None if unset else list(remaining)
@@ -150,10 +160,11 @@ def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = (
         if not now.private_ip:
             notes.append("private_ip_enabled was already turned off by someone else; left as is")
         elif added_since:
-            notes.append("private_ip_enabled left on: trusted endpoints added by others still need it")
+            notes.append(f"private_ip_enabled left on: trusted endpoints added by others still need it: {added_since}")
+            deferred = True
         else:
             body[PRIVATE_IP] = change.prior_private_ip_persistent
     if body:
         with about(KIND):
             client.cluster.put_settings(body={"persistent": body})
-    return notes
+    return RestoreOutcome(tuple(notes), complete=not deferred)

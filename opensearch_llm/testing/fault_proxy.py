@@ -48,7 +48,8 @@ class Rule:
 
     ``reset`` or ``status`` (+ ``body``/``headers``) answer instead of forwarding, or after
     forwarding when ``after_upstream``; ``respond_json`` rewrites the forwarded JSON answer;
-    ``delay`` sleeps first (a delay-only rule forwards afterwards).  ``rate`` is the chance a
+    ``delay`` sleeps first (a delay-only rule forwards afterwards); with ``after_upstream`` and no
+    status it forwards at once and delays only the answer (a slow server, not a late request).  ``rate`` is the chance a
     matching request is hit, ``count`` caps the hits; ``applied`` counts them.
     """
 
@@ -154,11 +155,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self, rule: Optional[Rule], body: bytes) -> None:
-        if rule is not None and rule.delay > 0:
+        slow_answer = rule is not None and rule.after_upstream and rule.delay > 0
+        if rule is not None and rule.delay > 0 and not slow_answer:
             time.sleep(rule.delay)
         if rule is None or not (rule.reset or rule.status is not None):
-            self._injected = rule is not None and rule.respond_json is not None
-            self._forward(body, rule.respond_json if rule is not None else None)
+            self._injected = rule is not None and (rule.respond_json is not None or slow_answer)
+            self._forward(body, rule.respond_json if rule is not None else None,
+                          pause=rule.delay if slow_answer and rule is not None else 0.0)
             return
         if rule.after_upstream:
             try:
@@ -188,12 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Content-Type"] = ctype
         self._send(rule.status, data, extra)
 
-    def _forward(self, body: bytes, rewrite: Optional[Callable[[Any], Any]] = None) -> None:
+    def _forward(self, body: bytes, rewrite: Optional[Callable[[Any], Any]] = None, pause: float = 0.0) -> None:
         try:
             status, reason, headers, data = self._fetch(body)
         except _UPSTREAM_ERRORS as exc:
             self._error(502, f"upstream {self.server.proxy.upstream} failed: {exc!r}")
             return
+        if pause:  # a slow answer: the upstream has acted, the client waits (and times out)
+            time.sleep(pause)
         if rewrite is not None and data:
             try:
                 decoded = json.loads(data)

@@ -1,18 +1,48 @@
-"""pytest plugin: a real OpenSearch node per session and the offline upstream fakes.
+"""pytest plugin: a real OpenSearch node per session, the offline upstream fakes, and provisioned blueprints.
 
-Loaded by the ``pytest11`` entry point, or with ``pytest_plugins = ["opensearch_llm.testing.plugin"]``.
+Loaded by the ``pytest11`` entry point (named ``opensearch_llm.testing.plugin``) whenever the package is
+installed; without the entry point (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``, a plain checkout on
+``PYTHONPATH``) load it with ``-p opensearch_llm.testing.plugin`` or
+``pytest_plugins = ["opensearch_llm.testing.plugin"]`` in the top-level ``conftest.py``.
 
 Options: ``--opensearch-url URL`` (or ``OPENSEARCH_URL``) uses an existing cluster;
 otherwise the local launcher starts one node per line in ``--opensearch-lines``
 (default ``2.19,3``), one at a time, and tests that use ``opensearch_url`` run once per line.
 ``--opensearch-backend docker`` uses testcontainers instead.
+
+Fixtures: ``opensearch_node``, ``opensearch_url``, ``opensearch_client`` (session scope),
+``fake_deepseek`` and ``fake_ollama`` (one offline server per test).
+
+Provisioned blueprints for your own suites: :func:`provision` makes a fixture that loads a blueprint,
+runs ``api.up`` against the session cluster with run-scoped names (like ``smoke``), yields a
+:class:`ProvisionedBlueprint` and always tears that run down afterwards (``down --run``), whether the
+tests passed or not; a teardown that leaves anything behind is reported as a fixture error::
+
+    # conftest.py or a test module
+    from pathlib import Path
+    from opensearch_llm.testing.plugin import provision
+
+    deepseek = provision(Path(__file__).parent / "connectors/deepseek-chat.yaml", scope="session",
+                         env={"DEEPSEEK_API_KEY": "sk-..."}, overrides=["deploy.timeout=2m"])
+
+    def test_answers(deepseek):
+        assert deepseek.model_id == deepseek.ids["model"]
+        assert "pong" in deepseek.predict("Reply with the single word pong").text.lower()
+
+``env`` overlays ``os.environ`` for ``${env:...}``; it may also be a callable that receives the
+``pytest.FixtureRequest`` and returns the mapping, so it can use other fixtures (for example a
+session-scoped ``FakeDeepSeek``: ``env=lambda request: {"DEEPSEEK_BASE_URL":
+request.getfixturevalue("my_fake").url, ...}``).  Relative blueprint paths resolve against the
+current directory.  The fixture's name is the name you assign it to (or ``name=``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import pytest
 
@@ -51,6 +81,19 @@ def _progress(message: str) -> None:
     sys.stderr.write(f"[opensearch-llm] {message}\n")
 
 
+def _reap_dead_sessions() -> None:
+    """Stop nodes of earlier pytest sessions that died without stopping them (their pid is gone)."""
+    from opensearch_llm.local import LocalNode
+    from opensearch_llm.local.paths import instances_dir
+    from opensearch_llm.local.process import pid_alive
+
+    root = instances_dir()
+    for entry in root.glob("pytest-*-*") if root.exists() else []:
+        owner = entry.name.rsplit("-", 1)[1]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            LocalNode(name=entry.name).stop(purge=True)
+
+
 @pytest.fixture(scope="session")
 def opensearch_node(request: pytest.FixtureRequest, opensearch_line: str) -> Iterator[Any]:
     """A running node for ``opensearch_line`` (None when an external cluster is used)."""
@@ -61,7 +104,8 @@ def opensearch_node(request: pytest.FixtureRequest, opensearch_line: str) -> Ite
         from opensearch_llm.local.docker import DockerNode as Node
     else:
         from opensearch_llm.local import LocalNode as Node
-    node = Node(opensearch_line, name=f"pytest-{opensearch_line}", progress=_progress)
+    _reap_dead_sessions()
+    node = Node(opensearch_line, name=f"pytest-{opensearch_line}-{os.getpid()}", progress=_progress)
     node.start()
     try:
         yield node
@@ -86,8 +130,10 @@ def opensearch_client(opensearch_url: str) -> Any:
 @pytest.fixture
 def fake_deepseek() -> Iterator[Any]:
     """A fake DeepSeek (OpenAI-compatible) API on 127.0.0.1; its key is ``fake_deepseek.api_key``."""
+    from opensearch_llm.secrets import register_secret
     from opensearch_llm.testing.fake_deepseek import FakeDeepSeek
 
+    register_secret("sk-fake-0123456789abcdef")  # so output scanners know to look for it
     with FakeDeepSeek(api_key="sk-fake-0123456789abcdef") as server:
         yield server
 
@@ -99,3 +145,97 @@ def fake_ollama() -> Iterator[Any]:
 
     with FakeOllama() as server:
         yield server
+
+
+EnvArg = Union[Mapping[str, str], Callable[[pytest.FixtureRequest], Mapping[str, str]], None]
+
+
+@dataclass
+class ProvisionedBlueprint:
+    """What a :func:`provision` fixture yields: the loaded blueprint and its live resources in the cluster."""
+
+    blueprint: Any
+    run_id: str
+    ids: dict
+    client: Any = field(repr=False)
+    result: Any = field(repr=False, default=None)
+
+    @property
+    def model_id(self) -> str:
+        """The deployed model's id."""
+        return str(self.ids["model"])
+
+    @property
+    def smoke(self) -> Any:
+        """The smoke probe's ``SmokeResult`` (None when provisioned with ``smoke=False``)."""
+        return self.result.smoke if self.result is not None else None
+
+    def predict(self, message: str, *, system: Optional[str] = None, history: Sequence[dict] = (),
+                params: Optional[dict] = None) -> Any:
+        """One message through this run's model; returns a ``PredictResult`` (``.text``, ``.response``, ...)."""
+        from opensearch_llm.lifecycle.conversation import predict
+
+        return predict(self.client, self.blueprint, message, system=system, history=history, params=params,
+                       model_id=self.model_id)
+
+
+def _teardown(client: Any, run_id: str, options: Any) -> Optional[str]:
+    """``down --run``; the leftover summary when anything is left, else None."""
+    from opensearch_llm import api
+    from opensearch_llm.lifecycle.removal import summary
+
+    report = api.down(client, run_id=run_id, options=options)
+    return None if report.clean else summary(report)
+
+
+def _lifecycle(client: Any, blueprint: Any, journal_dir: str, smoke: bool) -> Iterator[ProvisionedBlueprint]:
+    from opensearch_llm import api
+    from opensearch_llm.errors import LeftoversError
+    from opensearch_llm.lifecycle.events import RunOptions, add_note
+    from opensearch_llm.lifecycle.naming import new_run_id
+
+    options = RunOptions(journal_dir=journal_dir)
+    run_id = new_run_id()
+    hint = f"finish it with: opensearch-llm down --run {run_id} --journal-dir {journal_dir}"
+    try:
+        result = api.up(blueprint, client, options=options, smoke=smoke, run_id=run_id, mode="smoke")
+    except BaseException as exc:
+        try:
+            left = _teardown(client, run_id, options)
+            if left:
+                add_note(exc, f"cleanup of run {run_id} left resources: {left}; {hint}")
+        except Exception as cleanup:  # noqa: BLE001 - the original error stays the one raised
+            add_note(exc, f"cleanup of run {run_id} failed: {cleanup}; {hint}")
+        raise
+    try:
+        yield ProvisionedBlueprint(blueprint, run_id, dict(result.provisioned.ids), client, result)
+    finally:
+        left = _teardown(client, run_id, options)
+        if left:
+            raise LeftoversError(f"teardown of {blueprint.name} (run {run_id}) left resources: {left}; {hint}")
+
+
+def provision(path: Union[str, Path], *, scope: str = "session", env: EnvArg = None,
+              overrides: Sequence[str] = (), smoke: bool = True, name: Optional[str] = None) -> Any:
+    """A pytest fixture that provisions the blueprint at ``path`` on the session cluster for its ``scope``.
+
+    The fixture loads the blueprint (``env`` overlays ``os.environ``, or is a callable taking the
+    ``FixtureRequest``; ``overrides`` are ``--set`` strings), runs ``api.up`` with run-scoped names
+    (``smoke`` runs the blueprint's probe first), yields a :class:`ProvisionedBlueprint`, and always
+    removes the run afterwards, failing tests included.  Assign the result to a module-level name in a
+    ``conftest.py`` or test module: that name is the fixture's name unless ``name`` is given.
+    """
+    blueprint_path = str(path)
+    extra = tuple(overrides)
+
+    def _provisioned(request: pytest.FixtureRequest, opensearch_client: Any,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProvisionedBlueprint]:
+        from opensearch_llm.blueprint import load_blueprint
+
+        values = env(request) if callable(env) else (env or {})
+        bp = load_blueprint(blueprint_path, env={**os.environ, **values}, overrides=extra)
+        journals = os.environ.get("OPENSEARCH_LLM_JOURNAL_DIR") or str(tmp_path_factory.mktemp("opensearch-llm-runs"))
+        yield from _lifecycle(opensearch_client, bp, journals, smoke)
+
+    _provisioned.__doc__ = f"The blueprint {blueprint_path} provisioned for the {scope} (opensearch_llm provision)."
+    return pytest.fixture(scope=scope, name=name)(_provisioned)  # type: ignore[call-overload]

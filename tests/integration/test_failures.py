@@ -60,3 +60,20 @@ def test_upstream_rejects_the_key(cli: Cli, clean_cluster: Any) -> None:
     assert "authentication failed" in result.err and "Authentication Fails" in result.err
     assert "sk-wrong-key-000000001234" not in result.err + result.out
     assert ours(clean_cluster) == []
+
+
+def test_upstream_failures_are_told_apart(cli: Cli, clean_cluster: Any, fake_deepseek: Any) -> None:
+    cases = {
+        429: ("rate limited by the LLM provider (429)", "Rate limit reached"),
+        500: ("the LLM provider failed (500)", "server had an error"),
+    }
+    for status, (ours_says, provider_says) in cases.items():
+        fake_deepseek.fail(status, retry_after=1 if status == 429 else None)
+        result = cli("up", DEEPSEEK)
+        fake_deepseek.reset_faults()
+        assert result.code == 1, result
+        assert ours_says in result.err and provider_says in result.err
+    down = cli("up", DEEPSEEK, extra_env={"DEEPSEEK_BASE_URL": "http://127.0.0.1:9"})
+    assert down.code == 1, down
+    assert "could not reach the LLM provider" in down.err
+    assert ours(clean_cluster) == []

@@ -16,11 +16,6 @@ ENV = {"DEEPSEEK_API_KEY": SECRET, "CORPUS_EMPTY": ""}
 WHOLE_FILE_ERRORS = ("YAML syntax error", "file is empty", "top level must be a mapping")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
 def _expectations(path: Path) -> tuple:
     text = path.read_text(encoding="utf-8")
     first = text.splitlines()[0]

@@ -199,8 +199,8 @@ def test_expectation_rules(check) -> None:
                    "    - {path: a, equals: 3, ignore_case: true}\n")
     problems = check(text)
     assert [(p.line, p.message) for p in problems] == [
-        (20, "an expectation needs exactly one of equals, contains, regex, not_empty (got contains, regex)"),
-        (21, "an expectation needs exactly one of equals, contains, regex, not_empty (got none)"),
+        (20, "an expectation needs exactly one of equals, contains, regex, not_empty, length (got contains, regex)"),
+        (21, "an expectation needs exactly one of equals, contains, regex, not_empty, length (got none)"),
         (22, "bad path 'a..b': empty segment at position 2"),
         (23, "bad regex '(x': missing ), unterminated subpattern at position 0"),
     ]

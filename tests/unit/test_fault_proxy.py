@@ -472,3 +472,16 @@ def test_standalone_entry_point(upstream: _EchoServer) -> None:
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err  # SIGTERM is a clean shutdown
     assert err == ""
+
+
+def test_after_upstream_delay_forwards_at_once_and_answers_late(upstream) -> None:
+    with FaultProxy(upstream.url) as proxy:
+        proxy.add(Rule(path="/slow-answer", delay=1.0, after_upstream=True))
+        started = time.monotonic()
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(proxy.url + "/slow-answer", timeout=0.3)
+        assert time.monotonic() - started < 1.0
+        deadline = time.monotonic() + 2
+        while not any(r.get("path") == "/slow-answer" for r in upstream.seen) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(r.get("path") == "/slow-answer" for r in upstream.seen), "the upstream must get the request before the answer is delayed"

@@ -52,7 +52,7 @@ def test_loads_and_validates(path: Path) -> None:
     assert all(isinstance(v, Secret) for v in bp.connector.body["credential"].values())
     assert bp.connector.body["client_config"]["read_timeout"] >= 60
     for expectation in bp.smoke.expect:
-        assert expectation.path.startswith("inference_results[0].output[0].dataAsMap.")
+        assert expectation.path.startswith("inference_results[0].output[0].")
 
 
 @pytest.mark.parametrize("path", CONNECTORS, ids=lambda p: p.stem)
@@ -67,13 +67,16 @@ def test_header_names_every_variable_it_reads(path: Path) -> None:
 def test_deepseek_chat_details() -> None:
     bp = load_blueprint(ROOT / "connectors" / "deepseek-chat.yaml", env=FAKE_ENV)
     assert bp.requires_env == ("DEEPSEEK_API_KEY",)
-    assert bp.connector.parameters == {"base_url": "https://api.deepseek.com", "model": "deepseek-chat"}
+    assert bp.connector.parameters == {"base_url": "https://api.deepseek.com", "model": "deepseek-chat",
+                                       "temperature": "1.0", "top_p": "1.0", "max_tokens": "4096"}
     assert reveal(bp.connector.body)["credential"] == {"api_key": "sk-shipped-fake-0000"}
     assert bp.connector.body["client_config"] == {"read_timeout": 60, "connection_timeout": 10}
     action = bp.connector.predict_action
     assert action["url"] == "${parameters.base_url}/chat/completions"
     assert action["headers"]["Authorization"] == "Bearer ${credential.api_key}"
-    assert action["request_body"] == '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'
+    assert action["request_body"] == (
+        '{ "model": "${parameters.model}", "messages": ${parameters.messages}, "temperature": ${parameters.temperature}, '
+        '"top_p": ${parameters.top_p}, "max_tokens": ${parameters.max_tokens} }')
     assert bp.predict.style == "messages" and bp.deploy.timeout == 60.0
     assert bp.smoke.parameters == {"messages": [{"role": "user", "content": "Reply with the single word pong"}]}
     [expect] = bp.smoke.expect
@@ -85,7 +88,8 @@ def test_deepseek_chat_details() -> None:
 def test_env_overrides_reach_deepseek_parameters() -> None:
     env = dict(FAKE_ENV, DEEPSEEK_BASE_URL="http://127.0.0.1:8089", DEEPSEEK_REASONER_MODEL="r-test")
     bp = load_blueprint(ROOT / "connectors" / "deepseek-reasoner.yaml", env=env)
-    assert bp.connector.parameters == {"base_url": "http://127.0.0.1:8089", "model": "r-test"}
+    assert {k: bp.connector.parameters[k] for k in ("base_url", "model")} == {
+        "base_url": "http://127.0.0.1:8089", "model": "r-test"}
     assert bp.predict.reasoning == "inference_results[0].output[0].dataAsMap.choices[0].message.reasoning_content"
     assert bp.connector.body["client_config"]["read_timeout"] == 120
     assert [e.not_empty for e in bp.smoke.expect] == [True, True]
@@ -94,7 +98,7 @@ def test_env_overrides_reach_deepseek_parameters() -> None:
 def test_ollama_blueprints() -> None:
     chat = load_blueprint(ROOT / "connectors" / "ollama-chat.yaml", env={})
     assert chat.requires_env == ()
-    assert chat.connector.parameters == {"base_url": "http://127.0.0.1:11434", "model": "llama3.2:1b"}
+    assert chat.connector.parameters == {"base_url": "http://127.0.0.1:11434", "model": "llama3.2:1b", "options": "{}"}
     assert chat.connector.body["credential"] == {"api_key": Secret("ollama-needs-no-key")}
     assert chat.connector.body["client_config"]["read_timeout"] == 300
     assert chat.predict.answer == "inference_results[0].output[0].dataAsMap.message.content"
@@ -105,9 +109,14 @@ def test_ollama_blueprints() -> None:
     assert gen.connector.predict_action["url"] == "${parameters.base_url}/api/generate"
     assert gen.smoke.parameters == {"prompt": "Reply with the single word pong"}
     embed = load_blueprint(ROOT / "connectors" / "ollama-embed.yaml", env={}, overrides=["ollama.pull=true"])
-    assert embed.predict.style == "texts" and embed.connector.parameters["model"] == "nomic-embed-text"
-    assert embed.predict.answer == "inference_results[0].output[0].dataAsMap.embeddings[0]"
-    assert embed.smoke.parameters == {"texts": ["hello world"]}
+    assert embed.predict.style == "texts" and embed.predict.input == "input"
+    assert embed.connector.parameters["model"] == "nomic-embed-text"
+    action = embed.connector.predict_action
+    assert action["pre_process_function"] == "connector.pre_process.default.embedding"
+    assert action["post_process_function"] == "connector.post_process.cohere.embedding"
+    assert embed.predict.answer == "inference_results[0].output[0].data"
+    assert embed.smoke.parameters == {"input": ["hello world"]}
+    assert embed.smoke.expect[0].length == 768
     assert embed.ollama is not None and embed.ollama.pull is True
 
 

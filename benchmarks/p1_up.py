@@ -1,0 +1,39 @@
+"""P1: `opensearch-llm up` to DEPLOYED plus the first answer, against the raw script (and 5 s polling).
+
+Goal: median ratio ≤ 1.10 against the raw script, and ≥ 5× faster than the seed scripts' 5 s polling.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import BLUEPRINT, CLI, KEY, RAW, args, deepseek_setup, report, run_pairs, timed_process  # noqa: E402
+
+
+def main() -> None:
+    ns = args(__doc__)
+    with deepseek_setup(ns) as s:
+        state = str(s.work / "raw.json")
+
+        def toolkit() -> float:
+            t = timed_process([*CLI, "up", BLUEPRINT], env=s.env, cwd=s.work)
+            timed_process([*CLI, "down", BLUEPRINT], env=s.env, cwd=s.work)
+            return t
+
+        def baseline(poll: float = 0.01) -> float:
+            t = timed_process([*RAW, "up", s.url, s.fake_url, KEY, state, "--poll", str(poll)])
+            timed_process([*RAW, "down", s.url, state])
+            return t
+
+        figures = [run_pairs("P1", "`up` to DEPLOYED + first answer vs raw script (tight poll)", toolkit,
+                             baseline, ns.pairs, goal_ratio=1.10)]
+        figures.append(run_pairs("P1b", "`up` vs the seed scripts' 5 s polling", toolkit, lambda: baseline(5.0),
+                                 min(ns.pairs, 3), goal_ratio=0.20, goal_text="≥ 5× faster (ratio ≤ 0.20)",
+                                 warmup=False))
+    report(figures, "p1_up")
+
+
+if __name__ == "__main__":
+    main()

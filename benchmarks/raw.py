@@ -1,0 +1,92 @@
+"""The raw baseline: the minimal ML Commons REST sequence with plain ``requests``, as its own process.
+
+    python benchmarks/raw.py up URL BASE_URL KEY STATE_FILE [--poll SECONDS]
+    python benchmarks/raw.py down URL STATE_FILE
+    python benchmarks/raw.py predict URL MODEL_ID
+    python benchmarks/raw.py delete-each URL IDS_FILE      # sweep baseline: one by one, in order
+
+This is what a careful hand-written script does, nothing more: no reads before writes, no
+journal, no validation. ``--poll 5`` reproduces the seed scripts' 5 s deploy polling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+import requests
+
+ML = "/_plugins/_ml"
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE = "plugins.ml_commons.connector.private_ip_enabled"
+
+
+def up(url: str, base_url: str, key: str, state_file: str, poll: float = 0.01) -> None:
+    s = requests.Session()
+    defaults = s.get(f"{url}/_cluster/settings?include_defaults=true&flat_settings=true").json()
+    trusted = defaults["persistent"].get(TRUSTED) or defaults["defaults"][TRUSTED]
+    regex = "^" + re.escape(base_url) + "/.*$"
+    s.put(f"{url}/_cluster/settings", json={"persistent": {TRUSTED: [*trusted, regex], PRIVATE: True}}).raise_for_status()
+    group = s.post(f"{url}{ML}/model_groups/_register", json={"name": f"raw-{time.time_ns()}"}).json()["model_group_id"]
+    connector = s.post(f"{url}{ML}/connectors/_create", json={
+        "name": "raw", "version": "1", "protocol": "http",
+        "parameters": {"base_url": base_url, "model": "deepseek-chat"}, "credential": {"api_key": key},
+        "actions": [{"action_type": "predict", "method": "POST", "url": "${parameters.base_url}/chat/completions",
+                     "headers": {"Content-Type": "application/json", "Authorization": "Bearer ${credential.api_key}"},
+                     "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'}],
+    }).json()["connector_id"]
+    model = s.post(f"{url}{ML}/models/_register?deploy=true", json={
+        "name": "raw", "function_name": "remote", "model_group_id": group, "connector_id": connector}).json()["model_id"]
+    while s.get(f"{url}{ML}/models/{model}").json()["model_state"] != "DEPLOYED":
+        time.sleep(poll)
+    answer = s.post(f"{url}{ML}/models/{model}/_predict",
+                    json={"parameters": {"messages": [{"role": "user", "content": "Reply with the single word pong"}]}})
+    answer.raise_for_status()
+    with open(state_file, "w") as fh:
+        json.dump({"group": group, "connector": connector, "model": model}, fh)
+
+
+def down(url: str, state_file: str) -> None:
+    s = requests.Session()
+    ids = json.load(open(state_file))
+    s.post(f"{url}{ML}/models/{ids['model']}/_undeploy").raise_for_status()
+    s.delete(f"{url}{ML}/models/{ids['model']}").raise_for_status()
+    s.delete(f"{url}{ML}/connectors/{ids['connector']}").raise_for_status()
+    s.delete(f"{url}{ML}/model_groups/{ids['group']}").raise_for_status()
+    s.put(f"{url}/_cluster/settings", json={"persistent": {TRUSTED: None, PRIVATE: None}}).raise_for_status()
+
+
+def predict(url: str, model: str) -> None:
+    r = requests.post(f"{url}{ML}/models/{model}/_predict",
+                      json={"parameters": {"messages": [{"role": "user", "content": "hi"}]}})
+    r.raise_for_status()
+    print(r.json()["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"])
+
+
+def delete_each(url: str, ids_file: str) -> None:
+    s = requests.Session()
+    for item in json.load(open(ids_file)):
+        if item["kind"] == "model":
+            s.post(f"{url}{ML}/models/{item['id']}/_undeploy")
+            s.delete(f"{url}{ML}/models/{item['id']}").raise_for_status()
+        elif item["kind"] == "connector":
+            s.delete(f"{url}{ML}/connectors/{item['id']}").raise_for_status()
+        else:
+            s.delete(f"{url}{ML}/model_groups/{item['id']}").raise_for_status()
+
+
+if __name__ == "__main__":
+    cmd, *rest = sys.argv[1:]
+    if cmd == "up":
+        poll = float(rest[rest.index("--poll") + 1]) if "--poll" in rest else 0.01
+        up(*rest[:4], poll=poll)
+    elif cmd == "down":
+        down(*rest[:2])
+    elif cmd == "predict":
+        predict(*rest[:2])
+    elif cmd == "delete-each":
+        delete_each(*rest[:2])
+    else:
+        sys.exit(f"unknown command {cmd}")

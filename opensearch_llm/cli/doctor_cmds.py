@@ -1,0 +1,43 @@
+"""doctor: a pass/fail table of everything `up` depends on, each failure with its fix."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from opensearch_llm.cli.options import blueprint_options, connection_options, make_client
+from opensearch_llm.cli.output import emit_json, json_option
+
+
+@click.command(help="""Check that `up` can work here; every failure comes with its fix. Exit 1 if any check fails.
+
+Cluster: reachable, version, ML Commons installed, remote inference enabled, nodes for remote models. For each
+BLUEPRINT: it loads; the settings that would block it (passing when `up` can change them itself, saying what it
+will change); its upstream answers from this machine (any HTTP status counts; no credential is sent).
+
+\b
+Example:
+  opensearch-llm doctor
+  opensearch-llm doctor connectors/deepseek-chat.yaml connectors/ollama-chat.yaml --json
+""")
+@click.argument("blueprints", nargs=-1, type=click.Path())
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=3.0, show_default=True,
+              help="Seconds to wait for each upstream.")
+@blueprint_options
+@connection_options
+@json_option
+def doctor(blueprints: tuple, timeout: float, env_file: Optional[str], overrides: tuple, as_json: bool,
+           **conn: Any) -> None:
+    """Run the checks."""
+    from opensearch_llm.doctor import render, run
+    from opensearch_llm.errors import OpenSearchLLMError
+
+    checks = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout)
+    failed = sum(not c.ok for c in checks)
+    if as_json:
+        emit_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})
+    else:
+        click.echo(render(checks))
+    if failed:
+        raise OpenSearchLLMError(f"{failed} of {len(checks)} check(s) failed")

@@ -1,0 +1,60 @@
+"""Ctrl-C and SIGTERM during up/smoke: the first unwinds into cleanup, a second exits at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+
+class RunTracker:
+    """Remembers the run id in progress, for the message a second interrupt prints."""
+
+    def __init__(self) -> None:
+        self.run_id: Optional[str] = None
+
+    def __call__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+
+@contextmanager
+def cleanup_on_interrupt(tracker: RunTracker) -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C; after the first, another signal exits 130 immediately."""
+    previous: dict[int, Any] = {}
+    interrupted = {"count": 0}
+
+    def handler(signum: int, _frame: Any) -> None:
+        interrupted["count"] += 1
+        if interrupted["count"] == 1:
+            sys.stderr.write("interrupted: cleaning up this run (press Ctrl-C again to stop at once)\n")
+            raise KeyboardInterrupt
+        hint = f"opensearch-llm sweep --run {tracker.run_id} --yes" if tracker.run_id else "opensearch-llm sweep --yes"
+        sys.stderr.write(f"interrupted again: cleanup abandoned; finish it with: {hint}\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command body under :func:`cleanup_on_interrupt`; passes ``tracker`` into RunOptions.on_run."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import dataclasses
+
+        tracker = RunTracker()
+        if "options" in kwargs:
+            kwargs["options"] = dataclasses.replace(kwargs["options"], on_run=tracker)
+        with cleanup_on_interrupt(tracker):
+            return fn(*args, **kwargs)
+    return wrapper

@@ -1,0 +1,257 @@
+"""``doctor``: can this cluster, this machine and these blueprints work together?  Each answer is a :class:`Check`.
+
+Cluster checks: reachable, version, ``opensearch-ml`` installed, remote inference enabled, a node that can
+host remote models.  Per blueprint: it loads (environment included); the settings that would block it
+(a check passes when ``up`` can make the change itself, and says what it will change); its upstream
+answers from this machine (Ollama ``GET /api/version``, OpenAI-compatible ``GET /models``: any HTTP
+status counts as reachable, a connection error or timeout fails).  No request carries a credential.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+from urllib.parse import urlsplit
+
+from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
+from opensearch_llm.lifecycle.plan import endpoint_urls
+from opensearch_llm.resources import settings
+from opensearch_llm.secrets import mask_text
+
+MIN_VERSION = (2, 9)          # remote connectors are generally available from 2.9
+PRIVATE_IP_SINCE = (2, 15)    # before 2.15 private and loopback endpoints are refused outright
+REMOTE_INFERENCE = "plugins.ml_commons.remote_inference.enabled"
+PRIVATE_ENDPOINTS = "plugins.ml_commons.trusted_connector_private_endpoints_regex"  # 3.7+
+REMOTE_MODEL_ROLES = ("data", "ml")
+_BASE_ENV = re.compile(r"base_url:\s*[\"']?\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
+_CAUSE = re.compile(r"\[Errno -?\d+\] [^)'\"]+|Failed to resolve '[^']+'|timed out[^)'\"]*"
+                    r"|certificate verify failed[^)'\"]*")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: what was checked, whether it passed, what was seen, and how to fix a failure."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready view."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What the per-blueprint settings check needs to know about the cluster."""
+
+    version: tuple[int, int]
+    settings: settings.SettingsFacts
+    remote_inference: bool = True
+    transient: Mapping[str, Any] = field(default_factory=dict)
+    private_endpoints: tuple[str, ...] = ()
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``(major, minor)`` of ``2.19.6`` or ``3.0.0-SNAPSHOT``; ``(0, 0)`` when unreadable."""
+    m = re.match(r"(\d+)\.(\d+)", text or "")
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
+def short_cause(text: str) -> str:
+    """The telling part of a connection error (``[Errno 111] Connection refused``, ``timed out``, ...)."""
+    m = _CAUSE.search(text)
+    return m[0].strip() if m else excerpt(text, 160)
+
+
+def _where(client: Any) -> str:
+    host = (getattr(client.transport, "hosts", None) or [{}])[0]
+    scheme = host.get("scheme") or ("https" if host.get("use_ssl") else "http")
+    return f"{scheme}://{host.get('host', '?')}:{host.get('port', '?')}{host.get('url_prefix', '')}"
+
+
+def _put(key: str, value: Any, section: str = "persistent") -> str:
+    val = "null" if value is None else ("true" if value is True else f'"{value}"' if isinstance(value, str) else value)
+    return f'PUT _cluster/settings {{"{section}": {{"{key}": {val}}}}}'
+
+
+def cluster_checks(client: Any) -> tuple[list[Check], Optional[ClusterState]]:
+    """Reachability, version, ML Commons and cluster-wide settings; the state is None when it cannot be read."""
+    where = _where(client)
+    try:
+        info = client.info()
+    except OpenSearchLLMError as exc:
+        fix = ("pass --username/--password (or OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD)"
+               if getattr(exc, "status", None) in (401, 403)
+               else "check --url / OPENSEARCH_URL, or start a local node: opensearch-llm local start")
+        return [Check("cluster reachable", False, mask_text(f"{where}: {short_cause(exc.message)}"), fix)], None
+    number = str(info.get("version", {}).get("number", "?"))
+    version = parse_version(number)
+    checks = [Check("cluster reachable", True, f"{where} answered (cluster {info.get('cluster_name', '?')})")]
+    if version < MIN_VERSION:
+        checks.append(Check("OpenSearch version", False, f"OpenSearch {number}",
+                            "upgrade to OpenSearch 2.19 or 3.x: remote connectors need 2.9 or newer"))
+    else:
+        checks.append(Check("OpenSearch version", True, f"OpenSearch {number} (verified: 2.19, 3.x)"))
+    try:
+        return _cluster_details(client, checks, version)
+    except OpenSearchLLMError as exc:
+        checks.append(Check("cluster details readable", False, mask_text(excerpt(str(exc), 300)),
+                            "connect as a user allowed to read plugins, nodes and cluster settings"))
+        return checks, None
+
+
+def _cluster_details(client: Any, checks: list[Check],
+                     version: tuple[int, int]) -> tuple[list[Check], Optional[ClusterState]]:
+    plugins = client.cat.plugins(format="json")
+    ml = sorted({p.get("version", "?") for p in plugins if p.get("component") == "opensearch-ml"})
+    checks.append(Check("opensearch-ml plugin", bool(ml), f"ML Commons {', '.join(ml)}" if ml else "not installed",
+                        "" if ml else "install ML Commons (opensearch-ml), or use: opensearch-llm local start"))
+    if not ml:
+        return checks, None
+    raw = client.cluster.get_settings(include_defaults=True, flat_settings=True)
+    merged = {**raw.get("defaults", {}), **raw.get("persistent", {}), **raw.get("transient", {})}
+    enabled = str(merged.get(REMOTE_INFERENCE, "true")).lower() == "true"
+    checks.append(Check("remote inference", enabled, f"{REMOTE_INFERENCE} = {str(enabled).lower()}",
+                        "" if enabled else _put(REMOTE_INFERENCE, True)))
+    checks.append(_nodes_check(client))
+    state = ClusterState(version=version, settings=settings.read(client), remote_inference=enabled,
+                         transient=dict(raw.get("transient", {})),
+                         private_endpoints=tuple(merged.get(PRIVATE_ENDPOINTS) or ()))
+    return checks, state
+
+
+def _nodes_check(client: Any) -> Check:
+    nodes = client.nodes.info().get("nodes", {})
+    eligible = [n.get("name", nid) for nid, n in nodes.items() if set(n.get("roles", ())) & set(REMOTE_MODEL_ROLES)]
+    detail = f"{len(eligible)} of {len(nodes)} node(s) have the data or ml role"
+    return Check("nodes for remote models", bool(eligible), detail,
+                 "" if eligible else "add a node with the data or ml role (remote models deploy there)")
+
+
+def settings_check(blueprint: Any, state: ClusterState) -> Check:
+    """Would the cluster settings block ``blueprint``?  Passes, naming the change, when ``up`` can fix them."""
+    urls = endpoint_urls(blueprint.connector.body)
+    change = settings.plan_change(state.settings, urls)
+    private = [u for u in urls if settings.is_private(u)]
+    blockers: list[str] = []
+    fixes: list[str] = []
+    if not state.remote_inference:
+        blockers.append("remote inference is disabled")
+        fixes.append(_put(REMOTE_INFERENCE, True))
+    if private and state.version < PRIVATE_IP_SINCE:
+        blockers.append(f"OpenSearch before 2.15 refuses private endpoints ({private[0]})")
+        fixes.append("upgrade to 2.19 or 3.x, or use a public endpoint")
+    if change.add_regexes and settings.TRUSTED in state.transient:
+        blockers.append("a transient trusted-endpoint list overrides the persistent one `up` writes")
+        fixes.append(_put(settings.TRUSTED, None, "transient"))
+    if change.enable_private_ip and settings.PRIVATE_IP in state.transient:
+        blockers.append("a transient private_ip_enabled=false overrides the persistent value `up` writes")
+        fixes.append(_put(settings.PRIVATE_IP, None, "transient"))
+    unmatched = [u for u in private if not settings.is_trusted(u, state.private_endpoints)]
+    if state.private_endpoints and unmatched:
+        blockers.append(f"{PRIVATE_ENDPOINTS} does not match {unmatched[0]} (up does not manage it)")
+        fixes.append(f"add {settings.endpoint_regex(unmatched[0])} to {PRIVATE_ENDPOINTS}")
+    name = f"{blueprint.name}: settings"
+    if blockers:
+        return Check(name, False, "; ".join(blockers), "; ".join(fixes))
+    if not change.changes:
+        return Check(name, True, f"already allowed: {', '.join(urls)}")
+    will = [f"add trusted endpoint {r}" for r in change.add_regexes]
+    will += ["enable plugins.ml_commons.connector.private_ip_enabled"] if change.enable_private_ip else []
+    return Check(name, True, "up will " + "; ".join(will) + " (down restores them)")
+
+
+def is_ollama(blueprint: Any) -> bool:
+    """True for blueprints that talk to an Ollama host (an ``ollama:`` section or an ``/api/`` endpoint)."""
+    return blueprint.ollama is not None or any(
+        urlsplit(u).path.startswith("/api/") for u in endpoint_urls(blueprint.connector.body))
+
+
+def upstream_base(blueprint: Any) -> str:
+    """The upstream's base URL: the ``base_url`` parameter, else the first endpoint's scheme and host."""
+    base = blueprint.connector.parameters.get("base_url")
+    if isinstance(base, str) and base.startswith(("http://", "https://")):
+        return base.rstrip("/")
+    parts = urlsplit((endpoint_urls(blueprint.connector.body) or [""])[0])
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _base_variable(blueprint: Any) -> Optional[str]:
+    try:
+        m = _BASE_ENV.search(Path(blueprint.source).read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    return m[1] if m else None
+
+
+def upstream_check(blueprint: Any, timeout: float = 3.0) -> Check:
+    """GET the upstream (no credentials sent); any HTTP answer passes, a connection error or timeout fails."""
+    import requests
+
+    ollama = is_ollama(blueprint)
+    url = upstream_base(blueprint) + ("/api/version" if ollama else "/models")
+    name = f"{blueprint.name}: upstream"
+    started = time.perf_counter()
+    try:
+        response = requests.get(url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        var = _base_variable(blueprint)
+        where = f"set {var} to a running endpoint" if var else "--set connector.parameters.base_url=URL"
+        fix = ("start Ollama (ollama serve) or " if ollama else "start the server or ") + where
+        return Check(name, False, mask_text(f"GET {url} failed: {type(exc).__name__}: {short_cause(str(exc))}"), fix)
+    ms = (time.perf_counter() - started) * 1000
+    extra = ""
+    if ollama and response.ok:
+        try:
+            extra = f", Ollama {response.json().get('version', '?')}"
+        except ValueError:
+            extra = ""
+    return Check(name, True, mask_text(f"GET {url} -> HTTP {response.status_code} in {ms:.0f} ms{extra} "
+                                       "(from this machine)"))
+
+
+def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
+                     env: Optional[Mapping[str, str]] = None, env_file: Optional[str] = None,
+                     overrides: Sequence[str] = (), timeout: float = 3.0) -> list[Check]:
+    """Load one blueprint, then check the settings (when the cluster was readable) and its upstream."""
+    from opensearch_llm.blueprint import load_blueprint
+
+    try:
+        bp = load_blueprint(path, env=env, env_file=env_file, overrides=overrides)
+    except BlueprintError as exc:
+        problems = "; ".join(str(p) for p in exc.problems[:3])
+        fix = ("set the variables (see .env.example) or put them in .env / --env-file"
+               if isinstance(exc, MissingEnvError) else f"run: opensearch-llm validate {path}")
+        return [Check(f"{path}: blueprint", False, mask_text(excerpt(problems, 300)), fix)]
+    checks = [Check(f"{bp.name}: blueprint", True, f"{bp.source} loads and validates")]
+    if state is not None:
+        checks.append(settings_check(bp, state))
+    checks.append(upstream_check(bp, timeout))
+    return checks
+
+
+def run(client: Any, blueprints: Sequence[Union[str, Path]] = (), *, env: Optional[Mapping[str, str]] = None,
+        env_file: Optional[str] = None, overrides: Sequence[str] = (), timeout: float = 3.0) -> list[Check]:
+    """Every check: the cluster's, then each blueprint's (upstreams are checked even when the cluster is not)."""
+    checks, state = cluster_checks(client)
+    for path in blueprints:
+        checks += blueprint_checks(path, state, env=env, env_file=env_file, overrides=overrides, timeout=timeout)
+    return checks
+
+
+def render(checks: Sequence[Check]) -> str:
+    """A pass/fail table; each failure is followed by its fix."""
+    width = max((len(c.name) for c in checks), default=0)
+    lines = []
+    for c in checks:
+        lines.append(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        if not c.ok and c.fix:
+            lines.append(f"{'':4}  {'':<{width}}  fix: {c.fix}")
+    failed = sum(not c.ok for c in checks)
+    lines.append(f"{len(checks) - failed} passed, {failed} failed")
+    return "\n".join(lines)

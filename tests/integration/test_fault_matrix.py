@@ -1,0 +1,57 @@
+"""Every lifecycle request × {5xx, connection reset, timeout}: zero leftovers, directly or after one sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from opensearch_llm.testing.fault_proxy import Rule
+from tests.integration.cli_helpers import CONNECTORS, Cli
+from tests.integration.conftest import ours, persistent_settings
+
+DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
+STEPS = {
+    "settings": ("PUT", r"/_cluster/settings"),
+    "model_group": ("POST", r"/model_groups/_register"),
+    "connector": ("POST", r"/connectors/_create"),
+    "register": ("POST", r"/models/_register"),
+    "deploy_poll": ("GET", r"/_plugins/_ml/models/(?!_search)[^/?]+$"),
+    "predict": ("POST", r"/_predict"),
+    "undeploy": ("POST", r"/_undeploy"),
+    "delete_model": ("DELETE", r"/_plugins/_ml/models/"),
+    "delete_connector": ("DELETE", r"/_plugins/_ml/connectors/"),
+    "delete_group": ("DELETE", r"/_plugins/_ml/model_groups/"),
+}
+FAULTS = {
+    "5xx": dict(status=500),
+    "reset": dict(reset=True),
+    "timeout": dict(delay=4.0, after_upstream=True),  # the cluster acts now; its answer comes after the client gave up
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("step", list(STEPS))
+def test_fault_at_step_leaves_nothing(step: str, fault: str, proxied_cli: Cli, fault_proxy: Any,
+                                      opensearch_client: Any, record_property: Any) -> None:
+    before = persistent_settings(opensearch_client)
+    assert ours(opensearch_client) == []
+    method, path = STEPS[step]
+    rule = fault_proxy.add(Rule(method=method, path=path, count=1, **FAULTS[fault]))
+    env = {"OPENSEARCH_LLM_TIMEOUT": "2"}
+    up = proxied_cli("up", DEEPSEEK, extra_env=env)
+    assert up.code in (0, 1), up
+    down = None
+    if up.code == 0:
+        down = proxied_cli("down", DEEPSEEK, extra_env=env)
+        assert down.code in (0, 3), down
+    assert rule.applied == 1, f"the {step} request never came"
+    fault_proxy.clear()
+    direct = ours(opensearch_client)
+    settings_direct = persistent_settings(opensearch_client) == before
+    record_property("leftovers_before_sweep", len(direct))
+    if direct or not settings_direct:
+        swept = proxied_cli("sweep", "--yes")
+        assert swept.code == 0, swept
+    assert ours(opensearch_client) == [], f"{step} x {fault}: resources left after one sweep"
+    assert persistent_settings(opensearch_client) == before, f"{step} x {fault}: settings not restored\n{up}\n{down}"
