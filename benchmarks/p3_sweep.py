@@ -25,14 +25,42 @@ ML = "/_plugins/_ml"
 
 
 def _create(session: requests.Session, url: str, body: dict, key: str) -> str:
-    # a fresh cluster answers the first concurrent creates with 503 while .plugins-ml-config recovers
-    for _ in range(10):
-        answer = session.post(url, json=body)
-        if answer.ok:
-            return answer.json()[key]
-        time.sleep(0.5)
-    answer.raise_for_status()
-    raise RuntimeError(answer.text)
+    answer = session.post(url, json=body)
+    answer.raise_for_status()  # no blind retry: a 503 here may still have created the resource
+    return answer.json()[key]
+
+
+def warm_up(url: str) -> None:
+    """Create each ML system index once, sequentially: first creates on a fresh node race the
+    index creation and answer 503 (sometimes after creating the resource anyway)."""
+    from opensearch_llm.client import ConnectionSettings, connect
+    from opensearch_llm.lifecycle.events import RunOptions
+    from opensearch_llm.lifecycle.removal import remove_run
+    from opensearch_llm.lifecycle.journal import Journal
+
+    session = requests.Session()
+    run = new_run_id()
+    desc = with_marker("bench warm-up", Marker(run, "bench", now_utc()))
+    for _ in range(40):
+        try:
+            group = _create(session, f"{url}{ML}/model_groups/_register", {"name": f"bench-{run}", "description": desc},
+                            "model_group_id")
+            conn = _create(session, f"{url}{ML}/connectors/_create", _connector(run, desc), "connector_id")
+            _create(session, f"{url}{ML}/models/_register", {"name": f"bench-{run}", "function_name": "remote",
+                                                             "description": desc, "model_group_id": group,
+                                                             "connector_id": conn}, "model_id")
+            break
+        except requests.HTTPError:
+            time.sleep(0.5)
+    client = connect(ConnectionSettings(url=url))
+    remove_run(client, Journal(Path(tempfile.mkdtemp()) / f"{run}.jsonl"), RunOptions())
+
+
+def _connector(run: str, desc: str) -> dict:
+    return {"name": f"bench-{run}", "description": desc, "version": "1", "protocol": "http",
+            "parameters": {"endpoint": "api.deepseek.com"}, "credential": {"k": "unused-bench"},
+            "actions": [{"action_type": "predict", "method": "POST", "url": "https://${parameters.endpoint}/x",
+                         "request_body": "{}"}]}
 
 
 def make_leftovers(url: str, sets: int) -> list[dict]:
@@ -44,11 +72,7 @@ def make_leftovers(url: str, sets: int) -> list[dict]:
         desc = with_marker("bench leftover", Marker(run, "bench", now_utc()))
         group = _create(session, f"{url}{ML}/model_groups/_register",
                         {"name": f"bench-{run}-{i}", "description": desc}, "model_group_id")
-        conn = _create(session, f"{url}{ML}/connectors/_create", {
-            "name": f"bench-{run}", "description": desc, "version": "1", "protocol": "http",
-            "parameters": {"endpoint": "api.deepseek.com"}, "credential": {"k": "unused-bench"},
-            "actions": [{"action_type": "predict", "method": "POST", "url": "https://${parameters.endpoint}/x",
-                         "request_body": "{}"}]}, "connector_id")
+        conn = _create(session, f"{url}{ML}/connectors/_create", _connector(run, desc), "connector_id")
         model = _create(session, f"{url}{ML}/models/_register", {
             "name": f"bench-{run}", "function_name": "remote", "description": desc,
             "model_group_id": group, "connector_id": conn}, "model_id")
@@ -63,6 +87,7 @@ def main() -> None:
     sets = 10 if ns.quick else 100
     work = Path(tempfile.mkdtemp(prefix="bench-p3-"))
     with cluster(ns) as url:
+        warm_up(url)
         env = {**os.environ, "OPENSEARCH_URL": url, "OPENSEARCH_LLM_JOURNAL_DIR": str(work / "runs")}
         ids_file = work / "ids.json"
 

@@ -65,16 +65,27 @@ def predict(url: str, model: str) -> None:
     print(r.json()["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"])
 
 
+def _delete(s: requests.Session, url: str) -> None:
+    # ML Commons answers 409 for a moment after the model that used a connector is deleted
+    for _ in range(20):
+        r = s.delete(url)
+        if r.status_code != 409:
+            r.raise_for_status()
+            return
+        time.sleep(0.1)
+    r.raise_for_status()
+
+
 def delete_each(url: str, ids_file: str) -> None:
     s = requests.Session()
     for item in json.load(open(ids_file)):
         if item["kind"] == "model":
             s.post(f"{url}{ML}/models/{item['id']}/_undeploy")
-            s.delete(f"{url}{ML}/models/{item['id']}").raise_for_status()
+            _delete(s, f"{url}{ML}/models/{item['id']}")
         elif item["kind"] == "connector":
-            s.delete(f"{url}{ML}/connectors/{item['id']}").raise_for_status()
+            _delete(s, f"{url}{ML}/connectors/{item['id']}")
         else:
-            s.delete(f"{url}{ML}/model_groups/{item['id']}").raise_for_status()
+            _delete(s, f"{url}{ML}/model_groups/{item['id']}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from opensearch_llm.units import human_size  # noqa: F401 - re-exported
 from opensearch_llm.errors import UpstreamError, UpstreamUnreachableError, excerpt
 from opensearch_llm.secrets import mask_text
 
@@ -259,15 +260,3 @@ class OllamaHost:
                 provider_message=reason, hint="check the name and tag on https://ollama.com/library")
         return OllamaError(f"Ollama at {self.shown_url} failed to pull {name}: {reason}", base_url=self.shown_url,
                            status=status, provider_message=reason)
-
-
-def human_size(num: int) -> str:
-    """Bytes as Ollama shows them (decimal units): ``1.3 GB``, ``274 MB``, ``485 B``."""
-    value, unit = float(num), "B"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            break
-        value /= 1000
-    if unit == "B":
-        return f"{int(value)} B"
-    return f"{value:.0f} {unit}" if value >= 100 else f"{value:.1f} {unit}"

@@ -7,6 +7,7 @@ run changed are restored from its journal when the journal is at hand.
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,8 @@ from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.journal import Journal, journal_dir
-from opensearch_llm.lifecycle.teardown import ORDER, delete_with_retry, teardown
+from opensearch_llm.lifecycle.teardown import delete_with_retry, teardown
+from opensearch_llm.resources import model
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -75,17 +77,69 @@ def find(client: Any, filters: Filters = Filters(), now: Optional[datetime] = No
     return [r for r in all_owned(client) if filters.match(r, now)]
 
 
-def _delete_kind(client: Any, items: list[Owned], options: RunOptions, workers: int,
-                 report: SweepReport) -> None:
-    def one(res: Owned) -> None:
-        try:
-            delete_with_retry(client, res.kind, res.id, options)
-            report.deleted.append(_row(res))
-        except OpenSearchLLMError as exc:
-            report.errors.append(f"{res.kind} {res.id}: {exc}")
+class _Pipeline:
+    """Delete models first, and each connector or model group as soon as the models using it are gone.
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, items))
+    ML Commons serialises deletes per system index (each forces a refresh), so the three kinds
+    proceed in parallel instead of one kind after the other.
+    """
+
+    def __init__(self, client: Any, options: RunOptions, workers: int, report: SweepReport) -> None:
+        self.client, self.options, self.report = client, options, report
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.lock = threading.Lock()
+        self.waiting: dict[tuple[str, str], int] = {}
+        self.parked: dict[tuple[str, str], Owned] = {}
+        self.dependents: dict[str, list[tuple[str, str]]] = {}
+        self.pending = 0
+        self.done = threading.Event()
+
+    def run(self, selected: list[Owned]) -> None:
+        models = [r for r in selected if r.kind == "model"]
+        for res in selected:
+            if res.kind == "model":
+                continue
+            field = "connector_id" if res.kind == "connector" else "model_group_id"
+            users = [m.id for m in models if m.doc.get(field) == res.id]
+            self.waiting[(res.kind, res.id)] = len(users)
+            self.parked[(res.kind, res.id)] = res
+            for m in users:
+                self.dependents.setdefault(m, []).append((res.kind, res.id))
+        if models:
+            try:  # one request instead of one undeploy per model
+                model.undeploy_many(self.client, [m.id for m in models])
+            except OpenSearchLLMError as exc:
+                self.report.notes.append(f"bulk undeploy failed ({exc}); models are undeployed one by one")
+        ready = models + [r for key, r in self.parked.items() if self.waiting[key] == 0]
+        if not ready:
+            return
+        self.pending = len(selected)
+        for res in ready:
+            self.pool.submit(self._delete, res)
+        self.done.wait()
+        self.pool.shutdown()
+
+    def _delete(self, res: Owned) -> None:
+        try:
+            if res.kind == "model":
+                model.delete_undeployed(self.client, res.id)
+            else:
+                delete_with_retry(self.client, res.kind, res.id, self.options)
+            self.report.deleted.append(_row(res))
+        except OpenSearchLLMError as exc:
+            self.report.errors.append(f"{res.kind} {res.id}: {exc}")
+        with self.lock:
+            released = []
+            for key in self.dependents.get(res.id, []) if res.kind == "model" else []:
+                self.waiting[key] -= 1
+                if self.waiting[key] == 0:
+                    released.append(self.parked[key])
+            self.pending -= 1
+            finished = self.pending == 0
+        for nxt in released:
+            self.pool.submit(self._delete, nxt)
+        if finished:
+            self.done.set()
 
 
 def sweep(client: Any, filters: Filters = Filters(), *, delete: bool = False, concurrency: int = 4,
@@ -95,8 +149,7 @@ def sweep(client: Any, filters: Filters = Filters(), *, delete: bool = False, co
     report = SweepReport(found=[_row(r) for r in selected])
     if not delete:
         return report
-    for kind in ORDER:
-        _delete_kind(client, [r for r in selected if r.kind == kind], options, concurrency, report)
+    _Pipeline(client, options, concurrency, report).run(selected)
     _restore_settings({r.marker.run for r in selected}, client, options, report)
     try:  # one listing per kind (deletes refresh at once), not one GET per resource
         still = {(r.kind, r.id) for r in all_owned(client)}

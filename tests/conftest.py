@@ -41,5 +41,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import sys
+
+    helpers = sys.modules.get("tests.integration.cli_helpers")
+    cli_outputs = helpers.SCANNED["outputs"] if helpers else 0
     terminalreporter.write_line(
-        f"secret scanner: {SCAN['outputs']} captured outputs scanned, {SCAN['hits']} secret occurrences")
+        f"secret scanner: {SCAN['outputs']} captured test outputs and {cli_outputs} CLI outputs/files scanned, "
+        f"{SCAN['hits']} secret occurrences")

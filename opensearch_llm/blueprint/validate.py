@@ -7,21 +7,45 @@ schema -> semantic checks) and never raises; :func:`validate_file` returns its p
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 from opensearch_llm.errors import Problem
 from opensearch_llm.secrets import mask_text, masked
 from opensearch_llm.blueprint.checks import semantic_problems
 from opensearch_llm.blueprint.interpolate import check_required_env, interpolate, make_env_lookup, wrap_credentials
-from opensearch_llm.blueprint.schema import DURATION_PATTERN, NAME_PATTERN, SCHEMA
+from opensearch_llm.blueprint.schema import DURATION_PATTERN, NAME_PATTERN, SCHEMA, schema_json
 from opensearch_llm.blueprint.source import OVERRIDE_FILE, Locator, apply_overrides, read_source
 
-_VALIDATOR = Draft202012Validator(SCHEMA)
+_VALIDATOR: Any = None
+
+
+def _validator() -> Any:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        _VALIDATOR = Draft202012Validator(SCHEMA)
+    return _VALIDATOR
+
+
+def _clean_marker(data: Dict[str, Any]) -> Optional[Path]:
+    """Where a clean structural result for exactly this (masked) data is remembered.
+
+    Importing and running jsonschema costs more than the rest of loading; a blueprint that
+    passed once is not checked again until its content, the overrides or the schema change.
+    The key is a digest of the masked data: no secret goes into it.
+    """
+    from opensearch_llm.local.paths import cache_dir
+
+    digest = hashlib.sha256((schema_json() + json.dumps(masked(data), sort_keys=True, default=str)).encode())
+    return cache_dir() / "validated" / digest.hexdigest()
 _JSON_TYPES = [(bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
                (list, "array"), (dict, "object"), (type(None), "null")]
 CREDENTIAL_HINT = ("ML Commons requires a non-empty credential; use a dummy value such as "
@@ -96,14 +120,23 @@ def _message(error: ValidationError) -> str:
 
 def schema_problems(data: Dict[str, Any], loc: Locator) -> List[Problem]:
     """Structural problems from the JSON Schema, with human messages."""
+    marker = _clean_marker(data)
+    if marker is not None and marker.exists():
+        return []
     problems: List[Problem] = []
-    for error in _VALIDATOR.iter_errors(masked(data)):
+    for error in _validator().iter_errors(masked(data)):
         if error.validator == "additionalProperties" and error.validator_value is False:
             problems += _unknown_keys(error, loc)
         elif error.validator == "required":
             problems += _missing_keys(error, loc)
         else:
             problems.append(loc.problem(tuple(error.absolute_path), _message(error)))
+    if not problems and marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass
     return problems
 
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, TextIO
 
 import click
 
-from opensearch_llm.ollama import human_size
+from opensearch_llm.units import human_size
 
 
 class PullProgress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -46,8 +47,11 @@ def owned(kind: str, docs: list[dict]) -> list[Owned]:
 
 def all_owned(client: Any) -> list[Owned]:
     """Every resource in the cluster that carries our ownership marker (models first: deletion order)."""
-    return [*owned("model", model.list_marked(client)), *owned("connector", connector.list_marked(client)),
-            *owned("model_group", model_group.list_marked(client))]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        lists = pool.map(lambda kind_lister: owned(kind_lister[0], kind_lister[1](client)),
+                         [("model", model.list_marked), ("connector", connector.list_marked),
+                          ("model_group", model_group.list_marked)])
+        return [res for found in lists for res in found]
 
 
 def all_of_run(client: Any, run_id: str) -> list[Owned]:
@@ -61,30 +65,36 @@ def _pick(items: list[Owned], name: str, blueprint: str) -> Optional[Owned]:
 
 
 def cluster_version(client: Any) -> tuple[str, bool]:
-    """The OpenSearch version and whether ``opensearch-ml`` is installed."""
-    info = client.info()
-    plugins = client.cat.plugins(format="json")
-    return info["version"]["number"], any(p.get("component") == "opensearch-ml" for p in plugins)
+    """The OpenSearch version and whether ``opensearch-ml`` is installed (one request)."""
+    info = client.nodes.info(node_id="_local", metric="plugins",
+                             filter_path="nodes.*.version,nodes.*.plugins.name")
+    node = next(iter(info.get("nodes", {}).values()), {})
+    return node.get("version", "unknown"), any(p.get("name") == "opensearch-ml" for p in node.get("plugins", []))
 
 
 def gather(client: Any, blueprint_name: str, names: Names) -> Facts:
     """Read the cluster facts for one blueprint and its resource names."""
-    version, ml_present = cluster_version(client)
-    if not ml_present:
-        raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
-                           hint="install ML Commons, or use: opensearch-llm local start")
-    group = _pick(owned("model_group", model_group.list_marked(client)), names.model_group, blueprint_name)
-    foreign = None
-    if group is None:
-        same_name = model_group.find_by_name(client, names.model_group)
-        foreign = same_name["id"] if same_name else None
-    return Facts(
-        version=version, ml_present=ml_present, settings=settings.read(client),
-        model_group=group,
-        connector=_pick(owned("connector", connector.list_marked(client)), names.connector, blueprint_name),
-        model=_fresh(client, _pick(owned("model", model.list_marked(client)), names.model, blueprint_name)),
-        foreign_group_id=foreign,
-    )
+    with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
+        version_f = pool.submit(cluster_version, client)
+        settings_f = pool.submit(settings.read, client)
+        groups_f = pool.submit(model_group.list_marked, client)
+        connectors_f = pool.submit(connector.list_marked, client)
+        models_f = pool.submit(model.list_marked, client)
+        version, ml_present = version_f.result()
+        if not ml_present:
+            raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
+                               hint="install ML Commons, or use: opensearch-llm local start")
+        same_name_f = pool.submit(model_group.find_by_name, client, names.model_group)
+        group = _pick(owned("model_group", groups_f.result()), names.model_group, blueprint_name)
+        found_model = _pick(owned("model", models_f.result()), names.model, blueprint_name)
+        fresh_f = pool.submit(_fresh, client, found_model)
+        same_name = same_name_f.result()
+        foreign = same_name["id"] if group is None and same_name else None
+        return Facts(
+            version=version, ml_present=ml_present, settings=settings_f.result(), model_group=group,
+            connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
+            model=fresh_f.result(), foreign_group_id=foreign,
+        )
 
 
 def _fresh(client: Any, found: Optional[Owned]) -> Optional[Owned]:

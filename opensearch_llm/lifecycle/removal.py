@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Optional
 from opensearch_llm.errors import LeftoversError
 from opensearch_llm.lifecycle.apply import settings_change_from
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import all_owned, owned
+from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
 from opensearch_llm.lifecycle.journal import Journal, created, runs
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.lifecycle.plan import endpoint_urls
@@ -17,11 +17,15 @@ from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
 from opensearch_llm.resources import connector, settings
 
 
-def urls_still_needed(client: Any, leaving: Iterable[str]) -> list[str]:
-    """Endpoint URLs of our connectors that stay in the cluster (their trusted regexes must stay)."""
+def urls_still_needed(client: Any, leaving: Iterable[str], known: Optional[list[Owned]] = None) -> list[str]:
+    """Endpoint URLs of our connectors that stay in the cluster (their trusted regexes must stay).
+
+    ``known`` is a listing taken earlier in the same teardown, saving a search.
+    """
     gone = set(leaving)
-    return [url for c in owned("connector", connector.list_marked(client)) if c.id not in gone
-            for url in endpoint_urls(c.doc)]
+    connectors = [c for c in known if c.kind == "connector"] if known is not None \
+        else owned("connector", connector.list_marked(client))
+    return [url for c in connectors if c.id not in gone for url in endpoint_urls(c.doc)]
 
 
 def pending_settings(entries: list[dict]) -> Optional[settings.SettingsChange]:
@@ -34,11 +38,12 @@ def remove_run(client: Any, journal: Journal, options: RunOptions) -> TeardownRe
     """Remove what run ``journal.run_id`` created: ids from its journal, else by marker."""
     entries = journal.entries()
     ids: dict[str, list[str]] = {kind: [rid] for kind, rid in created(entries).items()}
-    for res in all_owned(client):
+    listing = all_owned(client)
+    for res in listing:
         if res.marker.run == journal.run_id:
             ids.setdefault(res.kind, []).append(res.id)
     report = teardown(client, ids, options, journal if entries else None, pending_settings(entries),
-                      urls_still_needed(client, _flat(ids)))
+                      urls_still_needed(client, _flat(ids), listing))
     if entries:
         journal.write("down", clean=report.clean)
     retry_deferred(client, journal.path.parent, options, report)
@@ -66,13 +71,14 @@ def remove_blueprint(client: Any, blueprint: Any, directory: Path, options: RunO
     names = names_for(blueprint)
     wanted = {"model": names.model, "connector": names.connector, "model_group": names.model_group}
     ids: dict[str, list[str]] = {}
-    for res in all_owned(client):
+    listing = all_owned(client)
+    for res in listing:
         if res.marker.blueprint == blueprint.name and res.name == wanted[res.kind]:
             ids.setdefault(res.kind, []).append(res.id)
     journals = [j for j in runs(directory) if _is_up_of(j.entries(), blueprint.name)]
     changes = [(j, c) for j in journals if (c := pending_settings(j.entries())) is not None]
     report = teardown(client, ids, options)
-    needed = urls_still_needed(client, _flat(ids))
+    needed = urls_still_needed(client, _flat(ids), listing)
     for journal, change in changes:
         sub = teardown(client, {}, options, journal, change, needed)
         report.notes.extend(sub.notes)

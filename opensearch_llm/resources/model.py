@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from opensearch_llm.errors import ClusterError, DeployError
+from opensearch_llm.errors import ClusterError, DeployError, NotFoundError
 from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
 
 KIND = "model"
@@ -24,9 +24,14 @@ NOT_DEPLOYED_TO_DELETE = "Try undeploy model first"
 
 @dataclass(frozen=True)
 class Polling:
-    """Adaptive polling: from ``first`` seconds, doubling, capped at ``cap``; time is injectable."""
+    """Adaptive polling: from ``first`` seconds, growing by ``growth``, capped at ``cap``; time is injectable.
 
-    first: float = 0.05
+    A remote deploy usually finishes within 50-100 ms of ``_register?deploy=true``, so the first
+    polls are close together; a slow deploy backs off to one poll a second.
+    """
+
+    first: float = 0.02
+    growth: float = 1.5
     cap: float = 1.0
     sleep: Callable[[float], None] = time.sleep
 
@@ -63,12 +68,13 @@ def undeploy(client: Any, model_id: str) -> bool:
 
 
 def delete(client: Any, model_id: str) -> bool:
-    """Undeploy if needed and delete; True if it existed. A missing model is done.
+    """Undeploy and delete; True if it existed. A missing model is done.
 
-    The model is looked up first: on the Maven integ-test distribution, DELETE of a missing
-    model fails with 500 (it falls back to a delete-by-query that distribution lacks).
+    Undeploy comes first and doubles as the existence check (404 when missing): on the Maven
+    integ-test distribution, DELETE of a missing model fails with 500 (it falls back to a
+    delete-by-query that distribution lacks), and DELETE of a deployed model is refused.
     """
-    if get(client, model_id) is None:
+    if not undeploy(client, model_id):
         return False
     with about(KIND, model_id):
         try:
@@ -76,9 +82,32 @@ def delete(client: Any, model_id: str) -> bool:
         except ClusterError as exc:
             if exc.status != 400 or NOT_DEPLOYED_TO_DELETE not in exc.message:
                 raise
-            undeploy(client, model_id)
+            undeploy(client, model_id)  # a deploy was still finishing when we undeployed
             client.plugins.ml.delete_model(model_id=model_id)
     return True
+
+
+def undeploy_many(client: Any, model_ids: list[str]) -> None:
+    """Undeploy many models in one request (missing ones are ignored by the server)."""
+    if model_ids:
+        with about(KIND):
+            client.plugins.ml.undeploy_model(body={"model_ids": model_ids})
+
+
+def delete_undeployed(client: Any, model_id: str) -> bool:
+    """Delete a model already undeployed (see :func:`undeploy_many`); True if it existed."""
+    with about(KIND, model_id):
+        try:
+            client.plugins.ml.delete_model(model_id=model_id)
+            return True
+        except NotFoundError:
+            return False
+        except ClusterError as exc:
+            if exc.status == 400 and NOT_DEPLOYED_TO_DELETE in exc.message:
+                return delete(client, model_id)  # it was deployed again meanwhile
+            if get(client, model_id) is None:  # integ-test zip: a missing model answers 500
+                return False
+            raise
 
 
 def wait_deployed(client: Any, model_id: str, timeout: float, polling: Polling = Polling()) -> dict:
@@ -100,7 +129,8 @@ def wait_deployed(client: Any, model_id: str, timeout: float, polling: Polling =
     for attempt in (1, 2):
         retrying = Retrying(
             stop=stop_after_delay(timeout), sleep=polling.sleep,
-            wait=wait_exponential(multiplier=polling.first, min=polling.first, max=polling.cap),
+            wait=wait_exponential(multiplier=polling.first, exp_base=polling.growth, min=polling.first,
+                                  max=polling.cap),
             retry=retry_if_result(lambda s: s not in READY),
         )
         try:

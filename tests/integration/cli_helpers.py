@@ -12,6 +12,7 @@ from typing import Any, Iterable, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTORS = ROOT / "connectors"
+SCANNED = {"outputs": 0}  # reported by the secret scanner's terminal summary
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Cli:
 
     def assert_no_secret(self, text: str) -> None:
         """Fail when any configured secret value appears in ``text``."""
+        SCANNED["outputs"] += 1
         for secret in self.secrets:
             assert secret not in text, "a secret leaked into captured output"
 

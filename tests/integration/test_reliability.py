@@ -146,7 +146,8 @@ def test_four_concurrent_smoke_runs_of_one_blueprint(cli: Cli, clean_cluster: An
 
 def test_second_interrupt_exits_at_once_and_names_the_sweep(proxied_cli: Cli, fault_proxy: Any,
                                                              clean_cluster: Any) -> None:
-    polls = fault_proxy.add(Rule(method="GET", path=GET_MODEL, delay=30.0))  # deploy poll and rollback hang
+    polls = fault_proxy.add(Rule(method="GET", path=GET_MODEL, delay=30.0))  # the deploy poll hangs
+    undeploys = fault_proxy.add(Rule(method="POST", path=r"/_undeploy", delay=30.0))  # and so does the rollback
     proc = _start_up(proxied_cli)
     _wait_for_model_created(Path(proxied_cli.env["OPENSEARCH_LLM_JOURNAL_DIR"]))
     deadline = time.monotonic() + 20
@@ -154,7 +155,7 @@ def test_second_interrupt_exits_at_once_and_names_the_sweep(proxied_cli: Cli, fa
         assert time.monotonic() < deadline, "up never polled the model"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    while polls.applied < 2:  # the rollback looks the model up before deleting it, and hangs there
+    while undeploys.applied < 1:  # the rollback undeploys the model first, and hangs there
         assert time.monotonic() < deadline, "rollback never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
