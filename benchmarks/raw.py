@@ -78,7 +78,10 @@ def _delete(s: requests.Session, url: str) -> None:
 
 def delete_each(url: str, ids_file: str) -> None:
     s = requests.Session()
-    for item in json.load(open(ids_file)):
+    order = {"model": 0, "connector": 1, "model_group": 2}
+    # kind by kind: ML Commons' "models still using this connector" check matches connector ids by
+    # token, so a connector can be blocked by another set's model that is not deleted yet
+    for item in sorted(json.load(open(ids_file)), key=lambda i: order[i["kind"]]):
         if item["kind"] == "model":
             s.post(f"{url}{ML}/models/{item['id']}/_undeploy")
             _delete(s, f"{url}{ML}/models/{item['id']}")

@@ -78,10 +78,12 @@ def find(client: Any, filters: Filters = Filters(), now: Optional[datetime] = No
 
 
 class _Pipeline:
-    """Delete models first, and each connector or model group as soon as the models using it are gone.
+    """Delete models first, each model group as soon as its models are gone, connectors after all models.
 
-    ML Commons serialises deletes per system index (each forces a refresh), so the three kinds
-    proceed in parallel instead of one kind after the other.
+    ML Commons serialises deletes per system index (each forces a refresh), so the kinds proceed
+    in parallel instead of one after the other. Connectors wait for every model: ML Commons finds
+    "models still using this connector" with a match query on the text-mapped ``connector_id``,
+    so any model whose id shares a token with it (say both end in ``-L``) blocks the delete (409).
     """
 
     def __init__(self, client: Any, options: RunOptions, workers: int, report: SweepReport) -> None:
@@ -99,8 +101,8 @@ class _Pipeline:
         for res in selected:
             if res.kind == "model":
                 continue
-            field = "connector_id" if res.kind == "connector" else "model_group_id"
-            users = [m.id for m in models if m.doc.get(field) == res.id]
+            field = "model_group_id"
+            users = [m.id for m in models if res.kind == "connector" or m.doc.get(field) == res.id]
             self.waiting[(res.kind, res.id)] = len(users)
             self.parked[(res.kind, res.id)] = res
             for m in users:
