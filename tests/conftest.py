@@ -48,3 +48,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"secret scanner: {SCAN['outputs']} captured test outputs and {cli_outputs} CLI outputs/files scanned, "
         f"{SCAN['hits']} secret occurrences")
+    if helpers and any(helpers.FIGURES.values()):
+        f = helpers.FIGURES
+        terminalreporter.write_line(
+            f"fault figures: {f['fault_cases']} step x fault cases, {f['faults_injected']} faults injected, "
+            f"{f['random_faults']} random 429/503 injected; leftovers before sweep {f['leftovers_before_sweep']}, "
+            f"after one sweep {f['leftovers_after_sweep']}; bad blueprints {f['bad_blueprints']}, "
+            f"{f['bad_exit2_located']} exited 2 with file:line, {f['bad_cluster_requests']} cluster requests")

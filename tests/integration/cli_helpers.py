@@ -13,6 +13,8 @@ from typing import Any, Iterable, Optional
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTORS = ROOT / "connectors"
 SCANNED = {"outputs": 0}  # reported by the secret scanner's terminal summary
+FIGURES: dict = {"faults_injected": 0, "fault_cases": 0, "leftovers_before_sweep": 0, "leftovers_after_sweep": 0,
+                 "random_faults": 0, "bad_blueprints": 0, "bad_exit2_located": 0, "bad_cluster_requests": 0}
 
 
 @dataclass

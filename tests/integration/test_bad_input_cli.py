@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cli_helpers import Cli
+from tests.integration.cli_helpers import FIGURES, Cli
 from tests.unit.test_bad_corpus import CORPUS, ENV, SECRET, _expectations
 
 LOCATED = re.compile(r"\.yaml:\d+: ")
@@ -28,6 +28,9 @@ def test_every_bad_blueprint_exits_2_with_location_and_no_cluster_call(tmp_path:
             failures.append(f"{path.name}: exit {result.code}: {result.err[-300:]}")
         elif not LOCATED.search(result.err) and "YAML syntax" not in fragment and "empty" not in fragment:
             failures.append(f"{path.name}: no file:line in {result.err[-300:]}")
+    FIGURES["bad_blueprints"] += len(results)
+    FIGURES["bad_exit2_located"] += len(results) - len(failures)
+    FIGURES["bad_cluster_requests"] += len(fault_proxy.requests)
     assert not failures, "\n".join(failures)
     assert len(results) >= 60
     assert fault_proxy.requests == [], "a request reached the cluster"

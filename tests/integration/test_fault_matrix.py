@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from opensearch_llm.testing.fault_proxy import Rule
-from tests.integration.cli_helpers import CONNECTORS, Cli
+from tests.integration.cli_helpers import CONNECTORS, FIGURES, Cli
 from tests.integration.conftest import ours, persistent_settings
 
 DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
@@ -50,8 +50,12 @@ def test_fault_at_step_leaves_nothing(step: str, fault: str, proxied_cli: Cli, f
     direct = ours(opensearch_client)
     settings_direct = persistent_settings(opensearch_client) == before
     record_property("leftovers_before_sweep", len(direct))
+    FIGURES["fault_cases"] += 1
+    FIGURES["faults_injected"] += rule.applied
+    FIGURES["leftovers_before_sweep"] += len(direct)
     if direct or not settings_direct:
         swept = proxied_cli("sweep", "--yes")
         assert swept.code == 0, swept
+    FIGURES["leftovers_after_sweep"] += len(ours(opensearch_client))
     assert ours(opensearch_client) == [], f"{step} x {fault}: resources left after one sweep"
     assert persistent_settings(opensearch_client) == before, f"{step} x {fault}: settings not restored\n{up}\n{down}"

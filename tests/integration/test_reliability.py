@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from opensearch_llm.testing.fault_proxy import Rule
-from tests.integration.cli_helpers import CONNECTORS, Cli
+from tests.integration.cli_helpers import CONNECTORS, FIGURES, Cli
 from tests.integration.conftest import ours, persistent_settings
 
 DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
@@ -130,6 +130,7 @@ def test_random_429_503_on_the_cluster_up_and_down_succeed(proxied_cli: Cli, fau
     down = proxied_cli("down", DEEPSEEK)
     assert down.code == 0, down
     assert fault_proxy.injected_count() > 0
+    FIGURES["random_faults"] += fault_proxy.injected_count()
     fault_proxy.clear()
     assert ours(clean_cluster) == []
 
