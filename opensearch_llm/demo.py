@@ -34,7 +34,7 @@ class DemoReport:
 
 
 def run_demo(version: Optional[str] = None, message: str = "Hello from opensearch-llm",
-             keep_node: bool = False, say: Callable[[str], None] = print,
+             keep_node: bool = False, say: Callable[[str], None] = print, name: str = "default",
              on_step: Callable[[StepEvent], None] = lambda _e: None) -> DemoReport:
     """Start (or reuse) the local node and the fake DeepSeek, then up → predict → down."""
     from opensearch_llm import api
@@ -51,7 +51,7 @@ def run_demo(version: Optional[str] = None, message: str = "Hello from opensearc
         say(f"{name}: {report.phases[-1][1]:.2f}s")
 
     t = time.perf_counter()
-    node = LocalNode(version, progress=say)
+    node = LocalNode(version, name=name, progress=say)
     was_running = node.running() is not None
     info = node.start()
     report.url, report.version = info.url, info.version

@@ -170,13 +170,14 @@ Example:
 @click.option("--version", "version", default=None, help="OpenSearch line for the local node: 2.19 (default) or 3.")
 @click.option("--message", default="Hello from opensearch-llm", show_default=True)
 @click.option("--keep-node", is_flag=True, help="Leave the local node running afterwards.")
+@click.option("--name", default="default", show_default=True, help="Local node instance (reused if running).")
 @json_option
-def demo(version: Optional[str], message: str, keep_node: bool, as_json: bool) -> None:
+def demo(version: Optional[str], message: str, keep_node: bool, name: str, as_json: bool) -> None:
     """Run the demo."""
     from opensearch_llm.cli.options import step_printer
     from opensearch_llm.demo import run_demo
 
-    report = run_demo(version, message, keep_node, say=progress, on_step=step_printer())
+    report = run_demo(version, message, keep_node, say=progress, on_step=step_printer(), name=name)
     if as_json:
         emit_json(report.to_dict())
     else:
