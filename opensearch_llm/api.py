@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -14,7 +16,7 @@ from opensearch_llm.lifecycle.journal import Journal, journal_dir
 from opensearch_llm.lifecycle.naming import names_for, new_run_id
 from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
-from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
+from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.lifecycle import removal
 
 
@@ -102,7 +104,26 @@ class SmokeRun:
 
 def smoke(blueprints: Sequence[Any], client: Any, *, options: RunOptions = RunOptions()) -> list[SmokeRun]:
     """The CI command: for each blueprint, provision with run-scoped names, probe, tear down."""
-    return [removal.smoke_one(client, bp, options, up) for bp in blueprints]
+    return [_smoke_one(client, bp, options) for bp in blueprints]
+
+
+def _smoke_one(client: Any, blueprint: Any, options: RunOptions) -> SmokeRun:
+    """up → probe → down with run-scoped names; the teardown always runs."""
+    run_id = new_run_id()
+    started = time.perf_counter()
+    result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
+    try:
+        up_result = up(blueprint, client, options=options, run_id=run_id, mode="smoke")
+        result.smoke, result.ok = up_result.smoke, True
+    except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
+        result.error = str(exc)
+    finally:
+        report = removal.remove_run(client, _journal(options, run_id), options)
+        result.teardown = report.to_dict()
+        result.seconds = time.perf_counter() - started
+        if not report.clean:
+            result.ok = False
+    return result
 
 
 def predict(blueprint: Any, client: Any, message: str, *, system: Optional[str] = None,

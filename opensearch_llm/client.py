@@ -157,12 +157,9 @@ class SeamTransport(Transport):
     """opensearch-py Transport with secret reveal, retries and error translation."""
 
     retry_policy: RetryPolicy = RetryPolicy()
-    on_request: Optional[Callable[[str, str], None]] = None
 
     def perform_request(self, method: str, url: str, params: Any = None, body: Any = None,
                         timeout: Any = None, ignore: Any = (), headers: Any = None) -> Any:
-        if self.on_request:
-            self.on_request(method, url)
         send = super().perform_request
         real_body = reveal(body) if body is not None else None
 

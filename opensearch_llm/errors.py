@@ -19,8 +19,9 @@
     │   └── UpstreamUnreachableError        network failure between OpenSearch and the provider
     ├── DeployError                         DEPLOY_FAILED or deploy timeout (carries the last model document)
     ├── SmokeError                          a smoke expectation did not hold
-    ├── LeftoversError                      exit 3: teardown or sweep left resources behind
-    └── Interrupted                         exit 130: Ctrl-C / SIGTERM, after cleanup
+    └── LeftoversError                      exit 3: teardown or sweep left resources behind
+
+Ctrl-C and SIGTERM surface as KeyboardInterrupt (after cleanup); the CLI maps them to exit 130.
 
 Every message is built from already-masked text: callers pass excerpts through
 :func:`opensearch_llm.secrets.mask_text` before they reach an error.
@@ -200,10 +201,3 @@ class LeftoversError(OpenSearchLLMError):
         super().__init__(message)
         self.leftovers = list(leftovers)
         self.errors = list(errors)
-
-
-class Interrupted(OpenSearchLLMError):
-    """The run was interrupted by a signal; cleanup has run."""
-
-    exit_code = 130
-

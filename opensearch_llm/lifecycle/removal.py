@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from opensearch_llm.errors import LeftoversError
 from opensearch_llm.lifecycle.apply import settings_change_from
@@ -111,27 +110,3 @@ def raise_if_left(report: TeardownReport, what: str) -> None:
     if not report.clean:
         raise LeftoversError(f"{what} left resources behind: {summary(report)}",
                              leftovers=report.leftovers, errors=report.errors)
-
-
-def smoke_one(client: Any, blueprint: Any, options: RunOptions, up: Callable[..., Any]) -> Any:
-    """up → probe → down with run-scoped names; the teardown always runs."""
-    from opensearch_llm.api import SmokeRun
-    from opensearch_llm.lifecycle.journal import journal_dir
-    from opensearch_llm.lifecycle.naming import new_run_id
-
-    run_id = new_run_id()
-    started = time.perf_counter()
-    result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
-    try:
-        up_result = up(blueprint, client, options=options, run_id=run_id, mode="smoke")
-        result.smoke, result.ok = up_result.smoke, True
-    except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
-        result.error = str(exc)
-    finally:
-        journal = Journal.open(journal_dir(override=options.journal_dir), run_id)
-        report = remove_run(client, journal, options)
-        result.teardown = report.to_dict()
-        result.seconds = time.perf_counter() - started
-        if not report.clean:
-            result.ok = False
-    return result

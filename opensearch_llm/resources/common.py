@@ -39,8 +39,3 @@ def search(call: Callable[..., Any], query: dict) -> list[dict]:
     """Run an ML Commons search; a missing system index means no results."""
     result = or_none(lambda: call(body=query))
     return hits(result) if result else []
-
-
-def is_not_found_result(response: Any) -> bool:
-    """True for a 200 DeleteResponse whose result is ``not_found``."""
-    return isinstance(response, dict) and response.get("result") == "not_found"
