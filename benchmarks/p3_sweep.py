@@ -40,7 +40,7 @@ def warm_up(url: str) -> None:
 
     session = requests.Session()
     run = new_run_id()
-    desc = with_marker("bench warm-up", Marker(run, "bench", now_utc()))
+    desc = with_marker("bench warm-up", Marker(run, "bench", now_utc(), kind="smoke"))
     for _ in range(40):
         try:
             group = _create(session, f"{url}{ML}/model_groups/_register", {"name": f"bench-{run}", "description": desc},
@@ -69,7 +69,7 @@ def make_leftovers(url: str, sets: int) -> list[dict]:
 
     def one(i: int) -> list[dict]:
         run = new_run_id()
-        desc = with_marker("bench leftover", Marker(run, "bench", now_utc()))
+        desc = with_marker("bench leftover", Marker(run, "bench", now_utc(), kind="smoke"))
         group = _create(session, f"{url}{ML}/model_groups/_register",
                         {"name": f"bench-{run}-{i}", "description": desc}, "model_group_id")
         conn = _create(session, f"{url}{ML}/connectors/_create", _connector(run, desc), "connector_id")

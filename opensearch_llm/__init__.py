@@ -6,10 +6,10 @@ The Python API mirrors the CLI::
 
     client = connect(ConnectionSettings(url="http://127.0.0.1:9200"))
     bp = load_blueprint("connectors/deepseek-chat.yaml")
-    result = up(bp, client)                     # UpResult: ids, model state, smoke outcome
-    print(predict(bp, client, "hi").text)
+    result = up(client, bp)                     # UpResult: ids, model state, smoke outcome
+    print(predict(client, bp, "hi").text)
     down(client, bp)                            # TeardownReport
-    # leftovers: opensearch_llm.sweep.sweep(client, Filters(...), delete=True)
+    sweep(client, delete=True)                  # SweepReport: leftovers of smoke and failed runs
 
 Names are imported lazily so that ``opensearch-llm --help`` does not load opensearch-py.
 """
@@ -32,6 +32,10 @@ _EXPORTS = {
     "down": "opensearch_llm.api",
     "smoke": "opensearch_llm.api",
     "status": "opensearch_llm.api",
+    "sweep": "opensearch_llm.api",
+    "Filters": "opensearch_llm.sweep",
+    "BlueprintIdentity": "opensearch_llm.blueprint.identity",
+    "load_identity": "opensearch_llm.blueprint.identity",
     "UpResult": "opensearch_llm.api",
     "SmokeRun": "opensearch_llm.api",
     "RunOptions": "opensearch_llm.lifecycle.events",

@@ -1,23 +1,39 @@
-"""The Python API: everything the CLI does, as functions with typed results."""
+"""The Python API: everything the CLI does, as typed functions with one argument order.
+
+Every function takes the cluster client first and the blueprint second::
+
+    plan(client, blueprint)            up(client, blueprint)          down(client, blueprint)
+    predict(client, blueprint, "hi")   smoke(client, [bp1, bp2])      status(client)
+    sweep(client, Filters(...), delete=True)
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-from opensearch_llm.errors import OpenSearchLLMError
+from opensearch_llm.errors import LeftoversError, OpenSearchLLMError
 from opensearch_llm.lifecycle import facts as facts_mod
 from opensearch_llm.lifecycle import plan as plan_mod
+from opensearch_llm.lifecycle import removal
 from opensearch_llm.lifecycle.apply import Provisioned, apply
 from opensearch_llm.lifecycle.events import RunOptions, add_note
-from opensearch_llm.lifecycle.journal import Journal, journal_dir
-from opensearch_llm.lifecycle.naming import names_for, new_run_id
+from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs
+from opensearch_llm.lifecycle.naming import SMOKE, UP, names_for, new_run_id
 from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.teardown import TeardownReport
-from opensearch_llm.lifecycle import removal
+from opensearch_llm.secrets import mask_text
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from opensearch_llm.blueprint.identity import BlueprintIdentity
+    from opensearch_llm.blueprint.model import Blueprint
+    from opensearch_llm.lifecycle.conversation import PredictResult
+    from opensearch_llm.sweep import Filters, SweepReport
 
 
 @dataclass
@@ -35,52 +51,81 @@ class UpResult:
                 "smoke": self.smoke.to_dict() if self.smoke else None, "plan": self.plan.to_dict()}
 
 
+def _preflight(blueprint: "Blueprint", options: RunOptions) -> None:
+    """Step 0: ask the provider before the first cluster request (raises PreflightRefused, exit 2)."""
+    if options.preflight:
+        from opensearch_llm.preflight import preflight
+
+        preflight(blueprint, warn=options.on_warning)
+
+
 def _journal(options: RunOptions, run_id: str) -> Journal:
-    return Journal.open(journal_dir(override=options.journal_dir), run_id)
+    return Journal.find(journal_dirs(override=options.journal_dir), run_id)
 
 
-def plan(blueprint: Any, client: Any, *, run_id: Optional[str] = None, mode: str = "up",
-         smoke: bool = True) -> plan_mod.Plan:
-    """What ``up`` (or, with ``mode="smoke"``, a smoke run) would do; reads the cluster, changes nothing."""
-    run_id = run_id or new_run_id()
-    names = names_for(blueprint, run_id if mode == "smoke" else None)
+def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool) -> plan_mod.Plan:
+    names = names_for(blueprint, run_id if mode == SMOKE else None)
     found = facts_mod.gather(client, blueprint.name, names)
     return plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
 
 
-def up(blueprint: Any, client: Any, *, options: RunOptions = RunOptions(), smoke: bool = True,
-       run_id: Optional[str] = None, mode: str = "up") -> UpResult:
+def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(),
+         run_id: Optional[str] = None, mode: str = UP, smoke: bool = True) -> plan_mod.Plan:
+    """What ``up`` (or, with ``mode="smoke"``, a smoke run) would do; reads the cluster, changes nothing."""
+    _preflight(blueprint, options)
+    return _plan(client, blueprint, run_id or new_run_id(), mode, smoke)
+
+
+def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(), smoke: bool = True,
+       run_id: Optional[str] = None, mode: str = UP) -> UpResult:
     """Provision ``blueprint`` (idempotent with stable names) and run its smoke probe.
 
     With ``ollama.pull: true`` the model is pulled onto the Ollama host first (progress to ``options.on_pull``).
     """
+    _preflight(blueprint, options)
     run_id = run_id or new_run_id()
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    the_plan = plan(blueprint, client, run_id=run_id, mode=mode, smoke=smoke)
-    journal = _journal(options, the_plan.run_id)
+    the_plan = _plan(client, blueprint, run_id, mode, smoke)
+    journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
     provisioned = apply(client, blueprint, the_plan, journal, options)
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:
             result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options)
         except BaseException as exc:
-            if not options.keep_on_failure and provisioned.created:
-                report = removal.remove_run(client, journal, options)
-                add_note(exc, "rolled back this run: " + removal.summary(report))
+            journal.write("failed", error=mask_text(str(exc))[:500])
+            if options.keep_on_failure:
+                add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {run_id}")
+            elif provisioned.created:
+                _roll_back(client, journal, options, exc)
             raise
     journal.write("done", ok=True)
     return result
 
 
-def down(client: Any, blueprint: Any = None, *, run_id: Optional[str] = None,
-         options: RunOptions = RunOptions()) -> TeardownReport:
-    """Tear down a blueprint's ``up`` resources, or everything of one run (``run_id``)."""
+def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
+    """Remove the run after a failed smoke probe; LeftoversError (exit 3) when something stays."""
+    report = removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir))
+    if report.clean:
+        add_note(exc, "rolled back this run: " + report.summary())
+        return
+    tail = f"rollback incomplete: {report.summary()}; finish it with: opensearch-llm sweep --run {journal.run_id} --yes"
+    if not isinstance(exc, Exception):  # Ctrl-C stays an interrupt (exit 130)
+        add_note(exc, tail)
+        return
+    raise LeftoversError(f"{exc}\n  {tail}", leftovers=report.leftovers, errors=report.errors) from exc
+
+
+def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
+         run_id: Optional[str] = None, options: RunOptions = RunOptions()) -> TeardownReport:
+    """Tear down a blueprint's ``up`` resources, or everything of one run (``run_id``). Needs no secret."""
+    directories = journal_dirs(override=options.journal_dir)
     if run_id:
-        return removal.remove_run(client, _journal(options, run_id), options)
+        return removal.remove_run(client, Journal.find(directories, run_id), options, directories)
     if blueprint is None:
         raise OpenSearchLLMError("down needs a blueprint or a run id")
-    return removal.remove_blueprint(client, blueprint, journal_dir(override=options.journal_dir), options)
+    return removal.remove_blueprint(client, blueprint, directories, options)
 
 
 @dataclass
@@ -102,23 +147,28 @@ class SmokeRun:
                 "teardown": self.teardown}
 
 
-def smoke(blueprints: Sequence[Any], client: Any, *, options: RunOptions = RunOptions()) -> list[SmokeRun]:
-    """The CI command: for each blueprint, provision with run-scoped names, probe, tear down."""
-    return [_smoke_one(client, bp, options) for bp in blueprints]
+def smoke(client: "OpenSearch", blueprints: Sequence["Blueprint"], *,
+          options: RunOptions = RunOptions()) -> list[SmokeRun]:
+    """The CI command: preflight every blueprint, then for each provision with run-scoped names, probe, tear down."""
+    for blueprint in blueprints:
+        _preflight(blueprint, options)
+    checked = dataclasses.replace(options, preflight=False)
+    return [_smoke_one(client, bp, checked) for bp in blueprints]
 
 
-def _smoke_one(client: Any, blueprint: Any, options: RunOptions) -> SmokeRun:
+def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions) -> SmokeRun:
     """up → probe → down with run-scoped names; the teardown always runs."""
     run_id = new_run_id()
     started = time.perf_counter()
     result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
     try:
-        up_result = up(blueprint, client, options=options, run_id=run_id, mode="smoke")
+        up_result = up(client, blueprint, options=options, run_id=run_id, mode=SMOKE)
         result.smoke, result.ok = up_result.smoke, True
     except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
         result.error = str(exc)
     finally:
-        report = removal.remove_run(client, _journal(options, run_id), options)
+        report = removal.remove_run(client, _journal(options, run_id), options,
+                                    journal_dirs(override=options.journal_dir))
         result.teardown = report.to_dict()
         result.seconds = time.perf_counter() - started
         if not report.clean:
@@ -126,21 +176,35 @@ def _smoke_one(client: Any, blueprint: Any, options: RunOptions) -> SmokeRun:
     return result
 
 
-def predict(blueprint: Any, client: Any, message: str, *, system: Optional[str] = None,
-            history: Sequence[dict] = (), params: Optional[dict] = None, **kwargs: Any) -> Any:
-    """One message through the blueprint's provisioned model; returns a PredictResult.
+def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, system: Optional[str] = None,
+            history: Sequence[dict] = (), params: Optional[dict] = None, model_id: Optional[str] = None,
+            stream: bool = False, on_chunk: Optional[Callable[[str], None]] = None) -> "PredictResult":
+    """One message through the blueprint's provisioned model.
 
-    ``history`` is a list of earlier messages (see :mod:`opensearch_llm.lifecycle.messages`);
-    ``stream=True, on_chunk=callable`` streams where the cluster can (``model_id=`` skips the lookup).
+    ``history`` is a list of earlier messages (see :mod:`opensearch_llm.lifecycle.messages`); ``model_id``
+    skips the lookup; with ``stream`` answer chunks go to ``on_chunk`` where the cluster can stream.
+    The call is sent once: a timeout is reported, never resent (the provider may bill each call).
     """
     from opensearch_llm.lifecycle.conversation import predict as _predict
 
-    return _predict(client, blueprint, message, system=system, history=history, params=params, **kwargs)
+    return _predict(client, blueprint, message, system=system, history=history, params=params, model_id=model_id,
+                    stream=stream, on_chunk=on_chunk)
 
 
-def status(client: Any) -> list[dict]:
-    """Our resources in the cluster (found by ownership marker), newest first."""
-    rows = [{"kind": r.kind, "id": r.id, "name": r.name, "run": r.marker.run, "blueprint": r.marker.blueprint,
-             "created": r.marker.created, "state": r.doc.get("model_state", "")}
+def status(client: "OpenSearch") -> list[dict]:
+    """Our resources in the cluster (found by ownership marker), newest first, with their run kind."""
+    rows = [{"kind": r.kind, "id": r.id, "name": r.name, "run": r.marker.run, "run_kind": r.marker.run_kind(r.name),
+             "blueprint": r.marker.blueprint, "created": r.marker.created, "state": r.doc.get("model_state", "")}
             for r in facts_mod.all_owned(client)]
     return sorted(rows, key=lambda r: (r["created"], r["kind"]), reverse=True)
+
+
+def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: bool = False,
+          concurrency: int = 4, options: RunOptions = RunOptions(), deadline: float = 300.0) -> "SweepReport":
+    """Leftovers found by ownership marker; with ``delete`` remove them within ``deadline`` seconds
+    (see :mod:`opensearch_llm.sweep`)."""
+    from opensearch_llm.sweep import Filters as _Filters
+    from opensearch_llm.sweep import sweep as _sweep
+
+    return _sweep(client, filters or _Filters(), delete=delete, concurrency=concurrency, options=options,
+                  deadline=deadline)

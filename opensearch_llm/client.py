@@ -8,7 +8,7 @@ idempotent requests with tenacity, and turns opensearch-py errors into
 
 from __future__ import annotations
 
-import json
+import base64
 import logging
 import os
 import time
@@ -18,12 +18,14 @@ from typing import Any, Callable, Mapping, Optional
 
 import threading
 
+import urllib3
 from opensearchpy import OpenSearch, Transport, Urllib3HttpConnection
 from opensearchpy import exceptions as osx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential, wait_random
 
-from opensearch_llm.errors import ClusterError, NotFoundError, OpenSearchLLMError
-from opensearch_llm.secrets import Secret, mask_text, reveal
+from opensearch_llm.client_errors import is_final, translate
+from opensearch_llm.errors import AuthenticationError, ClusterError
+from opensearch_llm.secrets import Secret, mask_text, register_secret, reveal
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -58,9 +60,20 @@ class ConnectionSettings:
                 password: Optional[str] = None, ca_certs: Optional[str] = None,
                 insecure: bool = False, env: Optional[Mapping[str, str]] = None,
                 timeout: float = 30.0) -> "ConnectionSettings":
-        """Options first, then ``OPENSEARCH_*`` variables, then the running local node, then localhost:9200."""
+        """Options first, then ``OPENSEARCH_*`` variables, then the running local node, then localhost:9200.
+
+        The local node's credentials and CA (``local start --secure``) are used only when its URL is.
+        """
         env = os.environ if env is None else env
-        url = url or env.get("OPENSEARCH_URL") or _local_node_url(env) or "http://localhost:9200"
+        url = url or env.get("OPENSEARCH_URL") or None
+        local = None if url else _local_node(env)
+        if local:
+            url = local["url"]
+            username = username or env.get("OPENSEARCH_USERNAME") or local["username"]
+            if username == local["username"]:
+                password = password or env.get("OPENSEARCH_PASSWORD") or local["password"]
+            ca_certs = ca_certs or env.get("OPENSEARCH_CA_CERTS") or local["ca_certs"]
+        url = url or "http://localhost:9200"
         username = username or env.get("OPENSEARCH_USERNAME") or None
         password = password or env.get("OPENSEARCH_PASSWORD") or None
         ca_certs = ca_certs or env.get("OPENSEARCH_CA_CERTS") or None
@@ -69,19 +82,21 @@ class ConnectionSettings:
                    ca_certs=ca_certs, verify=not insecure, timeout=timeout)
 
 
-def _local_node_url(env: Mapping[str, str]) -> Optional[str]:
-    from opensearch_llm.local.node import read_state
-    from opensearch_llm.local.process import pid_alive
+def _local_node(env: Mapping[str, str]) -> Optional[dict]:
+    from opensearch_llm.local.node import local_connection
 
-    info = read_state("default", env)
-    return info.url if info and pid_alive(info.pid) else None
+    return local_connection("default", env)
 
 
 _last_response = threading.local()
 
 
 class HeaderKeepingConnection(Urllib3HttpConnection):
-    """opensearch-py drops response headers when it raises; keep the last ones per thread (Retry-After)."""
+    """opensearch-py drops response headers when it raises; keep the last ones per thread (Retry-After).
+
+    Request bodies reach opensearch-py's loggers masked: the revealed body (connector credentials)
+    is sent, never logged, whatever the log level.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,6 +108,19 @@ class HeaderKeepingConnection(Urllib3HttpConnection):
             return response
 
         self.pool.urlopen = keeping  # type: ignore[method-assign]
+
+    def log_request_success(self, method: str, full_url: str, path: str, body: Any, *args: Any) -> None:
+        super().log_request_success(method, full_url, path, _masked_body(body), *args)
+
+    def log_request_fail(self, method: str, full_url: str, path: str, body: Any, *args: Any,
+                         **kwargs: Any) -> None:
+        super().log_request_fail(method, full_url, path, _masked_body(body), *args, **kwargs)
+
+
+def _masked_body(body: Any) -> Any:
+    if isinstance(body, bytes):
+        return mask_text(body.decode("utf-8", "replace"))
+    return mask_text(body) if isinstance(body, str) else body
 
 
 def retry_after_seconds() -> Optional[float]:
@@ -126,40 +154,50 @@ def is_idempotent(method: str, path: str) -> bool:
 
 
 def _retryable(exc: BaseException) -> bool:
+    if is_final(exc):  # an untrusted certificate stays untrusted: one attempt, one audit event
+        return False
     if isinstance(exc, (osx.ConnectionError, osx.ConnectionTimeout)):
         return True
     return isinstance(exc, osx.TransportError) and exc.status_code in RETRY_STATUSES
 
 
-def _reason(exc: osx.TransportError) -> str:
-    info = exc.info
-    if isinstance(info, dict):
-        err = info.get("error")
-        if isinstance(err, dict):
-            return str(err.get("reason") or err.get("type") or err)
-        if err:
-            return str(err)
-    return str(exc.error)
-
-
-def translate(exc: Exception, method: str, path: str) -> OpenSearchLLMError:
-    """Turn an opensearch-py error into ours; the excerpt is masked."""
-    if isinstance(exc, osx.TransportError) and isinstance(exc.status_code, int):
-        body = exc.info if isinstance(exc.info, str) else json.dumps(exc.info, default=str)
-        cls = NotFoundError if exc.status_code == 404 else ClusterError
-        return cls(mask_text(_reason(exc)), method=method, path=path, status=exc.status_code,
-                   body_excerpt=mask_text(body))
-    return ClusterError(mask_text(f"cannot reach OpenSearch: {exc}"), method=method, path=path,
-                        hint="check --url / OPENSEARCH_URL, or start a node: opensearch-llm local start")
-
-
 class SeamTransport(Transport):
-    """opensearch-py Transport with secret reveal, retries and error translation."""
+    """opensearch-py Transport with secret reveal, retries and error translation.
+
+    The first request of a client goes alone: until it has an answer the others wait, and when the
+    cluster refuses the credentials (401) they fail with the same error without being sent, so one
+    command makes one failed login, not one per concurrent read.
+    """
 
     retry_policy: RetryPolicy = RetryPolicy()
+    cluster_url: str = ""
+    username: Optional[str] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first = threading.Lock()
+        self._answered = False
+        self._refused: Optional[AuthenticationError] = None
 
     def perform_request(self, method: str, url: str, params: Any = None, body: Any = None,
                         timeout: Any = None, ignore: Any = (), headers: Any = None) -> Any:
+        if self._answered:
+            return self._send(method, url, params, body, timeout, ignore, headers)
+        with self._first:
+            if self._refused is not None:
+                raise self._refused
+            try:
+                result = self._send(method, url, params, body, timeout, ignore, headers)
+            except AuthenticationError as exc:
+                self._refused = exc
+                raise
+            except ClusterError as exc:
+                self._answered = exc.status is not None
+                raise
+            self._answered = True
+            return result
+
+    def _send(self, method: str, url: str, params: Any, body: Any, timeout: Any, ignore: Any, headers: Any) -> Any:
         send = super().perform_request
         real_body = reveal(body) if body is not None else None
 
@@ -177,13 +215,28 @@ class SeamTransport(Transport):
                 retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True,
             )
             return retrying(once)
-        except (osx.TransportError, osx.ImproperlyConfigured) as exc:
-            raise translate(exc, method, url) from None
+        except (osx.TransportError, osx.ImproperlyConfigured, osx.SerializationError) as exc:
+            raise translate(exc, method, url, _seconds(params, timeout) or self.kwargs_timeout(),
+                            url=self.cluster_url, username=self.username) from None
+
+    def kwargs_timeout(self) -> Optional[float]:
+        """The client-wide request timeout in seconds."""
+        return getattr(self, "_timeout_seconds", None)
+
+
+def _seconds(params: Any, timeout: Any) -> Optional[float]:
+    value = timeout if timeout is not None else (params or {}).get("request_timeout")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def connect(settings: ConnectionSettings) -> OpenSearch:
     """An opensearch-py client whose every request goes through :class:`SeamTransport`."""
-    transport_class = type("BoundSeamTransport", (SeamTransport,), {"retry_policy": settings.retry})
+    transport_class = type("BoundSeamTransport", (SeamTransport,),
+                           {"retry_policy": settings.retry, "_timeout_seconds": settings.timeout,
+                            "cluster_url": settings.url, "username": settings.username})
     kwargs: dict[str, Any] = {
         "hosts": [settings.url], "transport_class": transport_class, "max_retries": 0,
         "connection_class": HeaderKeepingConnection, "pool_maxsize": 16,
@@ -192,6 +245,7 @@ def connect(settings: ConnectionSettings) -> OpenSearch:
     if settings.username:
         pw = settings.password.reveal() if settings.password else ""
         kwargs["http_auth"] = (settings.username, pw)
+        register_secret(base64.b64encode(f"{settings.username}:{pw}".encode()).decode())  # the auth header
     if settings.ca_certs:
         kwargs["ca_certs"] = settings.ca_certs
     if settings.url.startswith("https") and not settings.verify:
@@ -199,4 +253,6 @@ def connect(settings: ConnectionSettings) -> OpenSearch:
                       stacklevel=2)
         kwargs["ssl_show_warn"] = False
         kwargs["ssl_assert_hostname"] = False
+        # one warning above is enough: not one more per request from urllib3
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     return OpenSearch(**kwargs)

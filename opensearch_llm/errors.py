@@ -4,15 +4,17 @@
 
     OpenSearchLLMError                      exit 1 unless a subclass says otherwise
     ├── InvalidInputError                   exit 2: nothing was changed
-    │   └── BlueprintError                  a blueprint file is malformed (carries every Problem)
-    │       └── MissingEnvError             only ${env:NAME} / requires_env problems
+    │   ├── BlueprintError                  a blueprint file is malformed (carries every Problem)
+    │   │   └── MissingEnvError             only ${env:NAME} / requires_env problems
+    │   └── PreflightRefused                the provider refused the key or does not offer the model
     ├── LocalNodeError                      the local OpenSearch launcher failed
     │   ├── JavaNotFoundError               no JDK fits the OpenSearch line
     │   ├── DownloadError                   mvn could not fetch or verify an artifact
     │   ├── PortInUseError                  the requested port is taken
     │   └── NodeStartError                  the node did not become ready (carries its log tail)
     ├── ClusterError                        OpenSearch answered with an error (kind, id, method, path, status)
-    │   └── NotFoundError                   404 (getters turn this into None)
+    │   ├── NotFoundError                   404 (getters turn this into None)
+    │   └── AuthenticationError             401: the cluster refused the username/password
     ├── UpstreamError                       the LLM behind a connector failed (status, provider message)
     │   ├── UpstreamAuthError               the provider refused the key (401/403)
     │   ├── UpstreamRateLimitError          the provider answered 429
@@ -88,6 +90,17 @@ class MissingEnvError(BlueprintError):
     """Environment variables a blueprint needs are not set (every problem is an env problem)."""
 
 
+class PreflightRefused(InvalidInputError):
+    """Before any cluster request the provider refused the key or does not offer the model.
+
+    ``report`` is the :class:`~opensearch_llm.preflight.PreflightReport` (masked; no secret in it).
+    """
+
+    def __init__(self, message: str, *, report: Any = None, hint: Optional[str] = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
 class LocalNodeError(OpenSearchLLMError):
     """The local OpenSearch launcher failed."""
 
@@ -126,8 +139,12 @@ class ClusterError(OpenSearchLLMError):
         status: Optional[int] = None,
         body_excerpt: str = "",
         hint: Optional[str] = None,
+        reached: bool = True,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message, hint=hint)
+        self.reached = reached  # False only when the request certainly never reached the cluster
+        self.timed_out = timed_out  # the request was sent and no answer came within the timeout
         self.kind = kind
         self.resource_id = resource_id
         self.method = method
@@ -150,6 +167,10 @@ class ClusterError(OpenSearchLLMError):
 
 class NotFoundError(ClusterError):
     """The resource does not exist (HTTP 404)."""
+
+
+class AuthenticationError(ClusterError):
+    """The cluster refused the credentials (HTTP 401)."""
 
 
 class UpstreamError(OpenSearchLLMError):

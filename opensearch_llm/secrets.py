@@ -6,12 +6,16 @@ the body of an HTTP request.  ``json.dumps`` of a structure holding a Secret rai
 (use :func:`masked` or :func:`reveal` first), so a secret cannot slip into a log line by accident.
 
 Every Secret registers its value in a process-wide registry; :func:`mask_text` replaces every
-registered value (and any extras) in a piece of text with ``***``.  Error messages and logs pass
-through it before they are shown.
+registered value (and any extras) in a piece of text with ``***``.  Error messages pass through it
+before they are shown.  Logs are masked at the source: the first registered secret installs a
+log-record factory (:func:`install_log_masking`) that masks the message and the exception text of
+every record any logger creates, whatever the handlers, levels or verbosity.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import Any, FrozenSet, Iterable
 
@@ -28,8 +32,50 @@ def register_secret(value: str) -> None:
         value = value.reveal()
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
+    escaped = json.dumps(value)[1:-1]  # how the value reads inside a JSON request body
     with _lock:
         _registry.add(value)
+        if escaped != value:
+            _registry.add(escaped)
+    install_log_masking()
+
+
+_masking_installed = False
+
+
+def install_log_masking() -> None:
+    """Mask every log record of the process from now on (idempotent; called by the first secret).
+
+    A record factory sees every record of every logger (the toolkit's, opensearch-py's, urllib3's,
+    requests') before any filter or handler does, so no logger configuration can print a secret.
+    """
+    global _masking_installed
+    with _lock:
+        if _masking_installed:
+            return
+        _masking_installed = True
+    make_record = logging.getLogRecordFactory()
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        _mask_record(record)
+        return record
+
+    logging.setLogRecordFactory(masking_factory)
+
+
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not ours
+        message = str(record.msg)
+    masked_message = mask_text(message)
+    if masked_message != message:  # records without a secret keep their template and arguments
+        record.msg, record.args = masked_message, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
 
 
 def known_secrets() -> FrozenSet[str]:

@@ -1,28 +1,37 @@
 """Find leftovers by ownership marker and delete them in dependency order, with bounded concurrency.
 
-Only resources whose description carries our exact marker are ever touched. Settings a swept
-run changed are restored from its journal when the journal is at hand.
+Only resources whose description carries our exact marker are ever touched. What counts as a
+leftover: resources of smoke runs, and of ``up`` runs whose journal says they failed or never
+finished; ``up`` deployments meant to stay only with ``include_up`` (or when their run is named
+with ``run``). Settings a swept run changed are restored from its journal when it is at hand.
+The whole sweep has a deadline; every worker failure is reported.
 """
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import Owned, all_owned
-from opensearch_llm.lifecycle.journal import Journal, journal_dir
-from opensearch_llm.lifecycle.teardown import delete_with_retry, teardown
+from opensearch_llm.lifecycle.journal import Journal, UNFINISHED, journal_dirs, outcome, still_running
+from opensearch_llm.lifecycle.naming import SMOKE
+from opensearch_llm.lifecycle.teardown import delete_one, retry_transient
 from opensearch_llm.resources import model
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+DEFAULT_DEADLINE = 300.0
 
 
 def parse_age(text: str) -> timedelta:
@@ -40,14 +49,26 @@ class Filters:
     older_than: Optional[timedelta] = None
     run: Optional[str] = None
     blueprint: Optional[str] = None
+    include_up: bool = False
 
-    def match(self, res: Owned, now: datetime) -> bool:
-        """True when ``res`` passes every filter."""
+    def match(self, res: Owned, now: datetime, outcomes: Mapping[str, Optional[str]]) -> bool:
+        """True when ``res`` passes every filter; ``outcomes`` maps run ids to their journal's outcome."""
         if self.run and res.marker.run != self.run:
             return False
         if self.blueprint and res.marker.blueprint != self.blueprint:
             return False
-        return not self.older_than or now - res.marker.created_at() >= self.older_than
+        if self.older_than and now - res.marker.created_at() < self.older_than:
+            return False
+        if self.run:
+            return True
+        run_outcome = outcomes.get(res.marker.run)
+        return run_outcome != RUNNING and (self.include_up or is_leftover(res, run_outcome))
+
+
+def is_leftover(res: Owned, run_outcome: Optional[str]) -> bool:
+    """Smoke runs always; ``up`` runs only when their journal says they failed, never finished, or were
+    taken down (what remains of them is left over)."""
+    return res.marker.run_kind(res.name) == SMOKE or run_outcome in ("down", "failed", UNFINISHED)
 
 
 @dataclass
@@ -59,22 +80,43 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
     leftovers: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kept: int = 0  # up deployments left alone (no include_up)
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
         return {"found": self.found, "deleted": self.deleted, "errors": self.errors,
-                "leftovers": self.leftovers, "notes": self.notes}
+                "leftovers": self.leftovers, "notes": self.notes, "kept_up_deployments": self.kept}
 
 
 def _row(res: Owned) -> dict:
     return {"kind": res.kind, "id": res.id, "name": res.name, "run": res.marker.run,
-            "blueprint": res.marker.blueprint, "created": res.marker.created}
+            "run_kind": res.marker.run_kind(res.name), "blueprint": res.marker.blueprint,
+            "created": res.marker.created}
 
 
-def find(client: Any, filters: Filters = Filters(), now: Optional[datetime] = None) -> list[Owned]:
-    """Our resources that pass ``filters``, in deletion order (models, connectors, model groups)."""
+RUNNING = "running"
+
+
+def run_outcomes(listing: Sequence[Owned], directories: Sequence[Path]) -> dict[str, Optional[str]]:
+    """Each run's outcome according to its journal (None without a journal here; ``running`` while the
+    process that journals it is alive on this host)."""
+    outcomes: dict[str, Optional[str]] = {}
+    for run in {r.marker.run for r in listing}:
+        entries = Journal.find(directories, run).entries()
+        outcomes[run] = RUNNING if still_running(entries) else outcome(entries)
+    return outcomes
+
+
+def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datetime] = None,
+         directories: Sequence[Path] = ()) -> tuple[list[Owned], int]:
+    """Our resources that pass ``filters`` (deletion order), and how many ``up`` resources were left alone."""
     now = now or datetime.now(timezone.utc)
-    return [r for r in all_owned(client) if filters.match(r, now)]
+    listing = all_owned(client)
+    outcomes = run_outcomes(listing, directories or journal_dirs())
+    selected = [r for r in listing if filters.match(r, now, outcomes)]
+    unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True)
+    kept = sum(1 for r in listing if unfiltered.match(r, now, outcomes)) - len(selected)
+    return selected, kept
 
 
 class _Pipeline:
@@ -86,23 +128,24 @@ class _Pipeline:
     so any model whose id shares a token with it (say both end in ``-L``) blocks the delete (409).
     """
 
-    def __init__(self, client: Any, options: RunOptions, workers: int, report: SweepReport) -> None:
+    def __init__(self, client: "OpenSearch", options: RunOptions, workers: int, report: SweepReport) -> None:
         self.client, self.options, self.report = client, options, report
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.pool = _DaemonPool(max(1, workers))
         self.lock = threading.Lock()
+        self.closed = False  # past the deadline: workers still running report nothing more
         self.waiting: dict[tuple[str, str], int] = {}
         self.parked: dict[tuple[str, str], Owned] = {}
         self.dependents: dict[str, list[tuple[str, str]]] = {}
-        self.pending = 0
+        self.unfinished: dict[tuple[str, str], Owned] = {}
         self.done = threading.Event()
 
-    def run(self, selected: list[Owned]) -> None:
+    def run(self, selected: list[Owned], deadline: float) -> None:
         models = [r for r in selected if r.kind == "model"]
         for res in selected:
+            self.unfinished[(res.kind, res.id)] = res
             if res.kind == "model":
                 continue
-            field = "model_group_id"
-            users = [m.id for m in models if res.kind == "connector" or m.doc.get(field) == res.id]
+            users = [m.id for m in models if res.kind == "connector" or m.doc.get("model_group_id") == res.id]
             self.waiting[(res.kind, res.id)] = len(users)
             self.parked[(res.kind, res.id)] = res
             for m in users:
@@ -115,44 +158,95 @@ class _Pipeline:
         ready = models + [r for key, r in self.parked.items() if self.waiting[key] == 0]
         if not ready:
             return
-        self.pending = len(selected)
         for res in ready:
             self.pool.submit(self._delete, res)
-        self.done.wait()
-        self.pool.shutdown()
+        finished = self.done.wait(timeout=max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            self.closed = True
+            left = list(self.unfinished.values())
+        self.pool.close()
+        if not finished:
+            self.report.errors.append(f"sweep deadline reached with {len(left)} resource(s) not deleted: "
+                                      + ", ".join(f"{r.kind} {r.id}" for r in left))
 
     def _delete(self, res: Owned) -> None:
+        error = None
         try:
             if res.kind == "model":
-                model.delete_undeployed(self.client, res.id)
+                retry_transient(self.options, model.delete_undeployed, self.client, res.id,
+                                model.Removal(sleep=self.options.sleep))
             else:
-                delete_with_retry(self.client, res.kind, res.id, self.options)
-            self.report.deleted.append(_row(res))
-        except OpenSearchLLMError as exc:
-            self.report.errors.append(f"{res.kind} {res.id}: {exc}")
+                delete_one(self.client, res.kind, res.id, self.options)
+        except Exception as exc:  # noqa: BLE001 - every worker failure is reported, none may hang the sweep
+            error = f"{res.kind} {res.id}: {exc}"
         with self.lock:
+            if self.closed:
+                return
+            if error:
+                self.report.errors.append(error)
+            else:
+                self.report.deleted.append(_row(res))
+            self.unfinished.pop((res.kind, res.id), None)
             released = []
             for key in self.dependents.get(res.id, []) if res.kind == "model" else []:
                 self.waiting[key] -= 1
                 if self.waiting[key] == 0:
                     released.append(self.parked[key])
-            self.pending -= 1
-            finished = self.pending == 0
+            finished = not self.unfinished
         for nxt in released:
             self.pool.submit(self._delete, nxt)
         if finished:
             self.done.set()
 
 
-def sweep(client: Any, filters: Filters = Filters(), *, delete: bool = False, concurrency: int = 4,
-          options: RunOptions = RunOptions()) -> SweepReport:
-    """List leftovers; with ``delete`` remove them kind by kind and restore journaled settings."""
-    selected = find(client, filters)
-    report = SweepReport(found=[_row(r) for r in selected])
+class _DaemonPool:
+    """Worker threads that never keep the process alive: a request hanging past the deadline is abandoned."""
+
+    def __init__(self, workers: int) -> None:
+        self.tasks: "queue.Queue[Optional[tuple]]" = queue.Queue()
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, call: Callable[..., None], *args: object) -> None:
+        self.tasks.put((call, args))
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            task = self.tasks.get()
+            if task is None:
+                return
+            call, args = task
+            call(*args)
+
+
+def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = False, concurrency: int = 4,
+          options: RunOptions = RunOptions(), deadline: float = DEFAULT_DEADLINE) -> SweepReport:
+    """List leftovers; with ``delete`` remove them kind by kind and restore journaled settings.
+
+    Never raises for a cluster failure: problems land in ``report.errors`` (the CLI exits 3).
+    """
+    ends = time.monotonic() + deadline
+    report = SweepReport()
+    directories = journal_dirs(override=options.journal_dir)
+    try:
+        selected, report.kept = find(client, filters, directories=directories)
+    except OpenSearchLLMError as exc:
+        report.errors.append(f"listing our resources: {exc}")
+        return report
+    report.found = [_row(r) for r in selected]
     if not delete:
         return report
-    _Pipeline(client, options, concurrency, report).run(selected)
-    _restore_settings({r.marker.run for r in selected}, client, options, report)
+    _Pipeline(client, options, concurrency, report).run(selected, ends)
+    if time.monotonic() >= ends:
+        report.errors.append("settings not restored and leftovers not re-checked: the sweep deadline passed")
+        report.leftovers = [_row(r) for r in selected if _row(r) not in report.deleted]
+        return report
+    _restore_settings({r.marker.run for r in selected}, client, options, directories, filters, report)
     try:  # one listing per kind (deletes refresh at once), not one GET per resource
         still = {(r.kind, r.id) for r in all_owned(client)}
     except OpenSearchLLMError as exc:
@@ -162,20 +256,15 @@ def sweep(client: Any, filters: Filters = Filters(), *, delete: bool = False, co
     return report
 
 
-def _restore_settings(runs: set, client: Any, options: RunOptions, report: SweepReport) -> None:
-    from opensearch_llm.lifecycle.removal import pending_settings, retry_deferred, urls_still_needed
-    from opensearch_llm.lifecycle.teardown import TeardownReport
+def _restore_settings(swept: set, client: "OpenSearch", options: RunOptions, directories: Sequence[Path],
+                      filters: Filters, report: SweepReport) -> None:
+    from opensearch_llm.lifecycle.restore import restore_after_sweep
 
-    directory: Path = journal_dir(override=options.journal_dir)
-    needed = urls_still_needed(client, ())
-    for run in sorted(runs, reverse=True):
-        journal = Journal.open(directory, run)
-        change = pending_settings(journal.entries())
-        if change is not None:
-            sub = teardown(client, {}, options, journal, change, needed)
-            report.notes.extend(sub.notes)
-            report.errors.extend(sub.errors)
-    deferred = TeardownReport()
-    retry_deferred(client, directory, options, deferred)
-    report.notes.extend(deferred.notes)
-    report.errors.extend(deferred.errors)
+    try:
+        restored = restore_after_sweep(client, swept, directories, options, run=filters.run,
+                                       blueprint=filters.blueprint, older_than=filters.older_than)
+    except OpenSearchLLMError as exc:
+        report.errors.append(f"restoring settings: {exc}")
+        return
+    report.notes.extend(restored.notes)
+    report.errors.extend(restored.errors)

@@ -8,20 +8,44 @@ test. Subprocess output is scanned by ``tests.integration.cli_helpers.Cli``.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Tuple
 
 import pytest
 
-_SCRUBBED_PREFIXES = ("DEEPSEEK_", "OLLAMA_", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD")
+from tests.helpers import FAKE_KEY
+
+_SCRUBBED_PREFIXES = ("DEEPSEEK_", "OLLAMA_", "OPENAI_", "OPENSEARCH_URL", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD",
+                      "OPENSEARCH_CA_CERTS", "OPENSEARCH_LLM_JOURNAL_DIR", "OPENSEARCH_LLM_STATE_DIR", "XDG_STATE_HOME")
 SCAN = {"outputs": 0, "hits": 0}
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests are hermetic: no provider keys or credentials leak in from the caller's shell."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests are hermetic: no provider keys, cluster URL or credentials come in from the caller's shell,
+    and run journals go to a temporary state directory, never the user's."""
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENSEARCH_LLM_STATE_DIR", str(tmp_path_factory.getbasetemp() / "state"))
+
+
+@pytest.fixture
+def deepseek_models() -> Tuple[str, ...]:
+    """The models ``deepseek_api`` serves: FakeDeepSeek's defaults (a test module overrides this fixture)."""
+    from opensearch_llm.testing.fake_deepseek import DEFAULT_MODELS
+
+    return DEFAULT_MODELS
+
+
+@pytest.fixture
+def deepseek_api(deepseek_models: Tuple[str, ...]) -> Iterator[Any]:
+    """A FakeDeepSeek on 127.0.0.1 accepting ``tests.helpers.FAKE_KEY`` (registered, so output is scanned for it)."""
+    from opensearch_llm.secrets import register_secret
+    from opensearch_llm.testing.fake_deepseek import FakeDeepSeek
+
+    register_secret(FAKE_KEY)
+    with FakeDeepSeek(api_key=FAKE_KEY, models=deepseek_models) as server:
+        yield server
 
 
 @pytest.hookimpl(hookwrapper=True)

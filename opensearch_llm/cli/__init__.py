@@ -46,7 +46,12 @@ def _report(exc: BaseException) -> int:
         for note in getattr(exc, "__notes__", []):
             click.echo(mask_text(f"  {note}"), err=True)
         return exc.exit_code
-    raise exc
+    import traceback
+
+    # a bug of ours or of a dependency: show it, but never a secret that its text may carry
+    click.echo(mask_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))), err=True)
+    click.echo(mask_text(f"error: unexpected {type(exc).__name__}: {exc} (please report this)"), err=True)
+    return 1
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    blueprint_options, connection_options, journal_option, load, make_client, with_run_options,
+    blueprint_options, connection_options, journal_option, load, make_client, preflight_option, with_run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
 from opensearch_llm.cli.signals import guarded
@@ -47,21 +47,30 @@ def schema() -> None:
 
 @click.command(help="""Show what `up` would do: creates, no-ops with reasons, replaces, settings diff.
 
+First, before any cluster request, the preflight asks the provider whether the key is accepted and the model
+offered (exit 2 if not; an unreachable provider only warns).
+
 \b
 Example:
   opensearch-llm plan connectors/deepseek-chat.yaml
 """)
 @click.argument("blueprint", type=click.Path())
+@preflight_option
 @blueprint_options
 @connection_options
 @json_option
-def plan(blueprint: str, env_file: Optional[str], overrides: tuple, as_json: bool, **conn: Any) -> None:
+def plan(blueprint: str, no_preflight: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
+         **conn: Any) -> None:
     """Plan one blueprint."""
     from opensearch_llm import api
     from opensearch_llm.lifecycle.plan import render
 
+    from opensearch_llm.cli.options import warning_printer
+    from opensearch_llm.lifecycle.events import RunOptions
+
     bp = load([blueprint], env_file, overrides)[0]
-    the_plan = api.plan(bp, make_client(**conn))
+    options = RunOptions(preflight=not no_preflight, on_warning=warning_printer())
+    the_plan = api.plan(make_client(**conn), bp, options=options)
     if as_json:
         emit_json(the_plan.to_dict())
     else:
@@ -69,6 +78,9 @@ def plan(blueprint: str, env_file: Optional[str], overrides: tuple, as_json: boo
 
 
 @click.command(help="""Provision a blueprint (idempotent) and smoke-test it.
+
+First, before any cluster request, the preflight asks the provider whether the key is accepted and the model
+offered (exit 2 if not; an unreachable provider only warns).
 
 \b
 Example:
@@ -78,6 +90,7 @@ Example:
 @click.argument("blueprint", type=click.Path())
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke probe.")
 @click.option("--keep-on-failure", is_flag=True, help="Do not roll back what this run created when it fails.")
+@preflight_option
 @blueprint_options
 @journal_option
 @connection_options
@@ -92,7 +105,7 @@ def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple
     bp = load([blueprint], env_file, overrides)[0]
     client = make_client(**conn)
     progress(f"up {bp.name}")
-    result = api.up(bp, client, options=options, smoke=not no_smoke)
+    result = api.up(client, bp, options=options, smoke=not no_smoke)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -122,16 +135,17 @@ def down(blueprint: Optional[str], run_id: Optional[str], env_file: Optional[str
          as_json: bool, options: Any, **conn: Any) -> None:
     """Tear down."""
     from opensearch_llm import api
-    from opensearch_llm.lifecycle.removal import raise_if_left, summary
+    from opensearch_llm.blueprint.identity import load_identity
+    from opensearch_llm.lifecycle.removal import raise_if_left
 
     if not blueprint and not run_id:
         raise click.UsageError("give a BLUEPRINT or --run RUN_ID")
-    bp = load([blueprint], env_file, overrides)[0] if blueprint else None
+    bp = load_identity(blueprint, env_file=env_file, overrides=overrides) if blueprint else None
     report = api.down(make_client(**conn), bp, run_id=run_id, options=options)
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(summary(report))
+        click.echo(report.summary())
         for note in report.notes:
             progress(f"note: {note}")
     raise_if_left(report, "down")
@@ -156,7 +170,8 @@ def status(as_json: bool, **conn: Any) -> None:
     if not rows:
         click.echo("no opensearch-llm resources in this cluster")
     for r in rows:
-        click.echo(f"{r['created']}  {r['run']:<24} {r['blueprint']:<20} {r['kind']:<12} {r['id']}  {r['name']} {r['state']}")
+        click.echo(f"{r['created']}  {r['run']:<24} {r['run_kind']:<5} {r['blueprint']:<20} {r['kind']:<12} "
+                   f"{r['id']}  {r['name']} {r['state']}")
 
 
 @click.command(help="""The whole lifecycle on embedded defaults: a local OpenSearch node, the offline
@@ -183,4 +198,4 @@ def demo(version: Optional[str], message: str, keep_node: bool, name: str, as_js
     else:
         click.echo(f"answer: {report.answer}")
         click.echo("Point it at the real DeepSeek API: export DEEPSEEK_API_KEY=sk-...; "
-                   "opensearch-llm up connectors/deepseek-chat.yaml")
+                   "opensearch-llm up deepseek-chat")

@@ -36,10 +36,24 @@ def blueprint_options(fn: Callable) -> Callable:
                         help="Read ${env:...} values from this file too (default ./.env).")(fn)
 
 
+def preflight_option(fn: Callable) -> Callable:
+    """--no-preflight."""
+    return click.option("--no-preflight", is_flag=True,
+                        help="Do not ask the provider first whether the key is accepted and the model offered.")(fn)
+
+
+def warning_printer() -> Callable[[str], None]:
+    """An on_warning callback that prints ``warning: ...`` on stderr."""
+    def on_warning(message: str) -> None:
+        progress(f"warning: {message}")
+    return on_warning
+
+
 def journal_option(fn: Callable) -> Callable:
     """--journal-dir."""
     return click.option("--journal-dir", default=None, envvar="OPENSEARCH_LLM_JOURNAL_DIR",
-                        help="Run journals [default .opensearch-llm/runs].")(fn)
+                        help="Run journals [default: $OPENSEARCH_LLM_STATE_DIR/runs, else "
+                             "$XDG_STATE_HOME/opensearch-llm/runs, else ~/.local/state/opensearch-llm/runs].")(fn)
 
 
 def make_client(url: Optional[str], username: Optional[str], password: Optional[str],
@@ -93,7 +107,10 @@ def parse_params(params_json: Optional[str], pairs: tuple) -> dict:
 
 
 def with_run_options(fn: Callable) -> Callable:
-    """Inject a RunOptions built from --journal-dir and --keep-on-failure into the command."""
+    """Inject a RunOptions built from --journal-dir, --keep-on-failure and --no-preflight into the command.
+
+    Warnings (an unreachable provider in the preflight, ...) print as ``warning: ...`` on stderr.
+    """
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from opensearch_llm.cli.pull_progress import PullProgress
@@ -101,6 +118,8 @@ def with_run_options(fn: Callable) -> Callable:
 
         kwargs["options"] = RunOptions(keep_on_failure=kwargs.pop("keep_on_failure", False),
                                        journal_dir=kwargs.pop("journal_dir", None),
-                                       on_step=step_printer(), on_pull=PullProgress(prefix="  "))
+                                       on_step=step_printer(), on_pull=PullProgress(prefix="  "),
+                                       preflight=not kwargs.pop("no_preflight", False),
+                                       on_warning=warning_printer())
         return fn(*args, **kwargs)
     return wrapper

@@ -7,7 +7,8 @@ from typing import Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    blueprint_options, connection_options, journal_option, load, make_client, parse_params, with_run_options,
+    blueprint_options, connection_options, journal_option, load, make_client, parse_params, preflight_option,
+    with_run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
 from opensearch_llm.cli.signals import guarded
@@ -88,7 +89,7 @@ def predict(blueprint: str, message: str, system: Optional[str], params_json: Op
     bp = load([blueprint], env_file, overrides)[0]
     params = parse_params(params_json, param_pairs)
     history = load_history(history_file) if history_file else []
-    result = api.predict(bp, make_client(**conn), message, system=system, history=history, params=params,
+    result = api.predict(make_client(**conn), bp, message, system=system, history=history, params=params,
                          stream=stream, on_chunk=None if as_json else _chunk_printer())
     _render(result, as_json)
 
@@ -108,7 +109,7 @@ def chat(blueprint: str, system: Optional[str], params_json: Optional[str], para
          history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, **conn: Any) -> None:
     """Chat with the provisioned model."""
     from opensearch_llm.lifecycle.conversation import predict, provisioned_model_id
-    from opensearch_llm.lifecycle.messages import load_history
+    from opensearch_llm.lifecycle.messages import assistant_message, load_history
 
     bp = load([blueprint], env_file, overrides)[0]
     client = make_client(**conn)
@@ -132,13 +133,14 @@ def chat(blueprint: str, system: Optional[str], params_json: Optional[str], para
         result.warnings = [w for w in result.warnings if w not in warned]
         warned.update(result.warnings)
         _render(result, False, prefix=f"{bp.name}> ")
-        answer: dict = {"role": "assistant", "content": result.text or None}
-        if result.tool_calls:
-            answer["tool_calls"] = result.tool_calls
-        history += [{"role": "user", "content": line}, answer]
+        history += [{"role": "user", "content": line},
+                    assistant_message(result.text, result.tool_calls, result.reasoning)]
 
 
 @click.command(help="""The CI command: for each blueprint, up → probe → down with run-scoped names.
+
+First, before any cluster request, every blueprint's preflight asks its provider whether the key is accepted
+and the model offered (exit 2 if not; an unreachable provider only warns).
 
 \b
 Example:
@@ -146,6 +148,7 @@ Example:
 """)
 @click.argument("blueprints", nargs=-1, required=True, type=click.Path())
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
+@preflight_option
 @blueprint_options
 @journal_option
 @connection_options
@@ -159,7 +162,7 @@ def smoke(blueprints: tuple, junit: Optional[str], env_file: Optional[str], over
     from opensearch_llm.errors import LeftoversError, OpenSearchLLMError
 
     loaded = load(blueprints, env_file, overrides)
-    runs = api.smoke(loaded, make_client(**conn), options=options)
+    runs = api.smoke(make_client(**conn), loaded, options=options)
     summary = {"ok": all(r.ok for r in runs), "runs": [r.to_dict() for r in runs]}
     if junit:
         from opensearch_llm.junit import write_junit

@@ -1,23 +1,31 @@
 """Execute a plan: settings → model group → connector → model (register + deploy) → wait DEPLOYED.
 
-Each created id is journaled before the next step. Any failure (Ctrl-C included) rolls back
-what this run created unless ``keep_on_failure``; the original error is re-raised with the
-cleanup outcome attached as notes.
+Each created id, and every settings write, is journaled before the request that makes it. Any
+failure (Ctrl-C included) rolls back what this run created unless ``keep_on_failure``; the
+original error is re-raised with the cleanup outcome attached as notes. A rollback that could not
+remove everything says what is left and raises :class:`LeftoversError` (exit 3) instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from opensearch_llm.errors import ClusterError
+from opensearch_llm.errors import ClusterError, LeftoversError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
-from opensearch_llm.lifecycle.facts import all_of_run, owned
-from opensearch_llm.lifecycle.journal import Journal
-from opensearch_llm.lifecycle.naming import Marker, now_utc, with_marker
-from opensearch_llm.lifecycle.plan import CREATE, DEPLOY, NOOP, REPLACE, Plan, endpoint_urls
-from opensearch_llm.lifecycle.teardown import delete_with_retry, teardown
+from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
+from opensearch_llm.lifecycle.journal import Journal, owner_fields
+from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, now_utc, with_marker
+from opensearch_llm.lifecycle.plan import CREATE, DEPLOY, NOOP, REPLACE, Action, Plan, endpoint_urls
+from opensearch_llm.lifecycle.restore import urls_still_needed
+from opensearch_llm.lifecycle.teardown import delete_one, teardown
 from opensearch_llm.resources import connector, model, model_group, settings
+from opensearch_llm.secrets import mask_text
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from opensearch_llm.blueprint.model import Blueprint
 
 UNTRUSTED = "not matching the trusted connector endpoint regex"
 UNKNOWN_OUTCOME = (None, 429, 500, 502, 503, 504)
@@ -45,20 +53,22 @@ class Provisioned:
         return asdict(self)
 
 
-def settings_change_from(entry: dict) -> settings.SettingsChange:
-    """Rebuild a SettingsChange from its journal entry."""
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in entry["change"].items()}
-    return settings.SettingsChange(**fields)
-
-
 class _Run:
-    def __init__(self, client: Any, blueprint: Any, plan: Plan, options: RunOptions, journal: Journal) -> None:
+    def __init__(self, client: "OpenSearch", blueprint: "Blueprint", plan: Plan, options: RunOptions,
+                 journal: Journal) -> None:
         self.client, self.bp, self.plan, self.options, self.journal = client, blueprint, plan, options, journal
         self.result = Provisioned(blueprint.name, plan.run_id)
-        self.settings_written: Optional[settings.SettingsChange] = None
+        self.settings_writes = 0
 
     def marker(self, digest: Optional[str] = None) -> Marker:
-        return Marker(self.plan.run_id, self.bp.name, now_utc(), digest)
+        return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP)
+
+    def write_settings(self, facts: settings.SettingsFacts, change: settings.SettingsChange) -> None:
+        """Journal, then send, one settings write (the restore needs the prior values)."""
+        self.journal.write("settings", seq=self.settings_writes, change=asdict(change))
+        self.settings_writes += 1
+        settings.apply(self.client, facts, change)
+        self.result.changed = True
 
     def create_or_find(self, kind: str, name: str, create: Callable[[], str]) -> str:
         """Create; when the outcome is unknown, look the resource up by name and run before trying again."""
@@ -94,7 +104,7 @@ class _Run:
         self.result.created.append(kind)
         self.result.changed = True
 
-    def reused(self, kind: str, action: Any, timer: StepTimer) -> bool:
+    def reused(self, kind: str, action: Action, timer: StepTimer) -> bool:
         """Take over an existing resource on a no-op action; True when nothing is to be created."""
         if action.op != NOOP:
             return False
@@ -108,10 +118,7 @@ class _Run:
         if not change.changes:
             timer.done("unchanged")
             return
-        self.journal.write("settings", change=asdict(change))
-        settings.apply(self.client, settings.read(self.client), change)
-        self.settings_written = change
-        self.result.changed = True
+        self.write_settings(settings.read(self.client), change)
         timer.done(f"trusted +{len(change.add_regexes)}" + (", private IPs on" if change.enable_private_ip else ""))
 
     def group_step(self) -> None:
@@ -121,7 +128,8 @@ class _Run:
             return
         desc = with_marker(self.bp.model_group.description, self.marker())
         rid = self.create_or_find("model_group", action.name,
-                                  lambda: model_group.create(self.client, action.name, desc))
+                                  lambda: model_group.create(self.client, action.name, desc,
+                                                             self.bp.model_group.access))
         self.created("model_group", rid, action.name)
         timer.done(rid)
 
@@ -147,21 +155,21 @@ class _Run:
                 raise
         # a concurrent run restored the trusted list between our settings step and now
         facts = settings.read(self.client)
-        settings.apply(self.client, facts, settings.plan_change(facts, endpoint_urls(body)))
+        self.write_settings(facts, settings.plan_change(facts, endpoint_urls(body)))
         return connector.create(self.client, body)
 
     def _remove_old(self) -> None:
         for kind in ("model", "connector"):
             old = self.plan.action(kind).resource_id
             if old:
-                delete_with_retry(self.client, kind, old, self.options)
+                delete_one(self.client, kind, old, self.options)
                 self.journal.write("deleted", kind=kind, id=old)
 
     def model_step(self) -> None:
         timer = StepTimer(self.options, "model")
         action = self.plan.action("model")
         if action.op == REPLACE and action.resource_id and self.plan.action("connector").op != REPLACE:
-            delete_with_retry(self.client, "model", action.resource_id, self.options)
+            delete_one(self.client, "model", action.resource_id, self.options)
             self.journal.write("deleted", kind="model", id=action.resource_id)
         if action.op in (NOOP, DEPLOY):
             self.result.ids["model"] = action.resource_id or ""
@@ -186,28 +194,52 @@ class _Run:
         timer.done(self.result.model_state)
 
     def rollback(self, exc: BaseException) -> None:
+        """Remove what this run created; raise LeftoversError (exit 3) when something stays."""
         created: dict[str, list[str]] = {k: [self.result.ids[k]] for k in self.result.created}
+        listing: Optional[list[Owned]] = None
         try:  # a create whose answer was lost still carries this run's marker
-            for res in all_of_run(self.client, self.plan.run_id):
-                created.setdefault(res.kind, []).append(res.id)
+            listing = all_owned(self.client)
+            for res in listing:
+                if res.marker.run == self.plan.run_id:
+                    created.setdefault(res.kind, []).append(res.id)
         except ClusterError as err:
             add_note(exc, f"cleanup error: could not search for this run's resources: {err}")
-        if not created and not self.settings_written:
+        if not created and not self.settings_writes:
             return
-        report = teardown(self.client, created, self.options, self.journal, self.settings_written)
-        summary = ", ".join(f"{d['kind']} {d['id']}" for d in report.deleted) or "nothing"
-        add_note(exc, f"rolled back this run: deleted {summary}")
+        leaving = [rid for rids in created.values() for rid in rids]
+        try:
+            needed = urls_still_needed(self.client, leaving, listing)
+        except ClusterError as err:
+            add_note(exc, f"cleanup error: {err}; cluster settings left as they are")
+            needed, restore = [], False
+        else:
+            restore = True
+        report = teardown(self.client, created, self.options, self.journal, needed, restore_settings=restore)
+        for note in report.notes:
+            add_note(exc, note)
+        if report.clean:
+            add_note(exc, f"rolled back this run: {report.summary()}")
+            return
         for err in report.errors:
             add_note(exc, f"cleanup error: {err}")
-        if report.leftovers:
-            add_note(exc, f"left behind: {report.leftovers}; run: opensearch-llm sweep --run {self.plan.run_id} --yes")
+        if not isinstance(exc, Exception):  # Ctrl-C stays an interrupt (exit 130), with what is left in its notes
+            add_note(exc, f"rollback incomplete: {report.summary()}; finish it with: "
+                          f"opensearch-llm sweep --run {self.plan.run_id} --yes")
+            return
+        left = LeftoversError(
+            f"{exc}\n  rollback incomplete: {report.summary()}; finish it with: "
+            f"opensearch-llm sweep --run {self.plan.run_id} --yes", leftovers=report.leftovers, errors=report.errors)
+        for note in getattr(exc, "__notes__", []):
+            add_note(left, note)
+        raise left from exc
 
 
-def apply(client: Any, blueprint: Any, plan: Plan, journal: Journal, options: RunOptions = RunOptions()) -> Provisioned:
+def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Journal,
+          options: RunOptions = RunOptions()) -> Provisioned:
     """Execute ``plan``; on any failure roll back this run's creations (unless ``keep_on_failure``)."""
     run = _Run(client, blueprint, plan, options, journal)
     journal.write("start", blueprint=blueprint.name, mode=plan.mode, names=asdict(plan.names),
-                  source=blueprint.source)
+                  source=blueprint.source, **owner_fields(plan.cluster_uuid))
     try:
         run.settings_step()
         run.group_step()
@@ -215,7 +247,7 @@ def apply(client: Any, blueprint: Any, plan: Plan, journal: Journal, options: Ru
         run.model_step()
         run.deploy_step()
     except BaseException as exc:
-        journal.write("failed", error=str(exc)[:500])
+        journal.write("failed", error=mask_text(str(exc))[:500])
         if not options.keep_on_failure:
             run.rollback(exc)
         else:
@@ -225,4 +257,4 @@ def apply(client: Any, blueprint: Any, plan: Plan, journal: Journal, options: Ru
     return run.result
 
 
-__all__ = ["CREATE", "Provisioned", "apply", "settings_change_from"]
+__all__ = ["CREATE", "Provisioned", "apply"]

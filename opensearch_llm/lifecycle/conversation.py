@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, TYPE_CHECKING, Tuple
 
 from opensearch_llm.blueprint.paths import find_path, get_path
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
@@ -20,6 +20,10 @@ from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.resources import model as model_api
 from opensearch_llm.resources import predict as predict_api
 from opensearch_llm.secrets import mask_text
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+    from opensearch_llm.blueprint.model import Blueprint
 
 RESPONSE_MAP = "inference_results[0].output[0].dataAsMap"
 
@@ -47,7 +51,7 @@ class PredictResult:
         return asdict(self)
 
 
-def conversation(blueprint: Any, message: str, system: Optional[str] = None,
+def conversation(blueprint: "Blueprint", message: str, system: Optional[str] = None,
                  history: Sequence[dict] = ()) -> Any:
     """The input value for the blueprint's style: chat messages, a prompt string or a list of texts."""
     style = blueprint.predict.style
@@ -63,21 +67,21 @@ def conversation(blueprint: Any, message: str, system: Optional[str] = None,
     return [message]
 
 
-def build_parameters(blueprint: Any, message: str, system: Optional[str] = None,
+def build_parameters(blueprint: "Blueprint", message: str, system: Optional[str] = None,
                      history: Sequence[dict] = (), params: Optional[dict] = None) -> dict:
     """The ``_predict`` parameters: the conversation under ``predict.input`` plus the routed ``params``."""
     routed, _unused = route_parameters(blueprint, params)
     return {**routed, blueprint.predict.input: conversation(blueprint, message, system, history)}
 
 
-def unused_warnings(blueprint: Any, params: Optional[dict]) -> List[str]:
+def unused_warnings(blueprint: "Blueprint", params: Optional[dict]) -> List[str]:
     """A warning for every parameter the blueprint's request body does not use."""
     _routed, unused = route_parameters(blueprint, params)
     return [f"parameter {name!r} is not used by the request_body of {blueprint.source}, so it does not reach "
             "the provider" for name in unused if name != blueprint.predict.input]
 
 
-def provisioned_model_id(client: Any, blueprint: Any) -> str:
+def provisioned_model_id(client: "OpenSearch", blueprint: "Blueprint") -> str:
     """The id of the blueprint's ``up`` model; a clear error when it is not provisioned."""
     name = names_for(blueprint).model
     found = [m for m in owned("model", model_api.list_marked(client))
@@ -95,7 +99,7 @@ def _shape_error(path: str, detail: str, response: dict) -> UpstreamError:
                          f"got {text}", provider_message=text, hint="check predict.answer in the blueprint")
 
 
-def read_answer(blueprint: Any, response: dict) -> Tuple[str, Optional[list]]:
+def read_answer(blueprint: "Blueprint", response: dict) -> Tuple[str, Optional[list]]:
     """The answer text (JSON for non-text answers) and any tool calls; :class:`UpstreamError` on a wrong shape."""
     path = blueprint.predict.answer
     try:
@@ -111,7 +115,7 @@ def read_answer(blueprint: Any, response: dict) -> Tuple[str, Optional[list]]:
     return text, calls
 
 
-def predict(client: Any, blueprint: Any, message: str, *, system: Optional[str] = None,
+def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, system: Optional[str] = None,
             history: Sequence[dict] = (), params: Optional[dict] = None, model_id: Optional[str] = None,
             stream: bool = False, on_chunk: Optional[Callable[[str], None]] = None) -> PredictResult:
     """Send one message (with optional system prompt, history and parameters) and return the answer.
@@ -131,7 +135,7 @@ def predict(client: Any, blueprint: Any, message: str, *, system: Optional[str] 
             return PredictResult(text=streamed.text, reasoning=None, seconds=streamed.seconds, model_id=model_id,
                                  response=streamed.response, warnings=warnings, streamed=True)
         note = streamed.note
-    prediction = predict_api.predict(client, model_id, parameters, blueprint.smoke.timeout)
+    prediction = predict_api.predict(client, model_id, parameters, blueprint.predict.timeout)
     text, calls = read_answer(blueprint, prediction.response)
     reasoning = find_path(prediction.response, blueprint.predict.reasoning) if blueprint.predict.reasoning else None
     return PredictResult(text=text, reasoning=reasoning, seconds=prediction.seconds, model_id=model_id,

@@ -35,6 +35,8 @@ class RunOptions:
     on_step: Callable[[StepEvent], None] = _ignore
     on_run: Callable[[str], None] = lambda _run_id: None
     on_pull: Callable[[dict], None] = lambda _event: None  # Ollama pull progress (see lifecycle.prepare)
+    preflight: bool = True  # ask the provider before the first cluster request (see opensearch_llm.preflight)
+    on_warning: Callable[[str], None] = lambda _message: None
 
 
 class StepTimer:

@@ -1,27 +1,54 @@
 """The run journal: append-only JSON lines per run, fsynced per entry, never holding secrets.
 
 Each created id is written before the next step starts, so ``down --run ID`` (or ``sweep``)
-can finish the job after a crash.
+can finish the job after a crash. Journals live in the user's state directory, so ``down``
+finds them from any working directory:
+
+``--journal-dir`` / ``$OPENSEARCH_LLM_JOURNAL_DIR``, else ``$OPENSEARCH_LLM_STATE_DIR/runs``,
+else ``$XDG_STATE_HOME/opensearch-llm/runs``, else ``~/.local/state/opensearch-llm/runs``.
+Journals an older version wrote to ``./.opensearch-llm/runs`` are still read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from opensearch_llm.secrets import mask_text, masked
 
-DEFAULT_DIR = ".opensearch-llm/runs"
+LEGACY_DIR = Path(".opensearch-llm/runs")
+UNFINISHED = "unfinished"
+
+
+def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """The toolkit's per-user state directory."""
+    env = os.environ if env is None else env
+    if env.get("OPENSEARCH_LLM_STATE_DIR"):
+        return Path(env["OPENSEARCH_LLM_STATE_DIR"])
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "opensearch-llm"
 
 
 def journal_dir(env: Optional[Mapping[str, str]] = None, override: Optional[str] = None) -> Path:
-    """``--journal-dir``, else ``$OPENSEARCH_LLM_JOURNAL_DIR``, else ``.opensearch-llm/runs``."""
+    """Where new journals are written (see the module docstring)."""
     env = os.environ if env is None else env
-    return Path(override or env.get("OPENSEARCH_LLM_JOURNAL_DIR") or DEFAULT_DIR)
+    explicit = override or env.get("OPENSEARCH_LLM_JOURNAL_DIR")
+    return Path(explicit) if explicit else state_dir(env) / "runs"
+
+
+def journal_dirs(env: Optional[Mapping[str, str]] = None, override: Optional[str] = None) -> list[Path]:
+    """Every directory journals are read from: the current one, then the legacy ``./.opensearch-llm/runs``."""
+    primary = journal_dir(env, override)
+    legacy = LEGACY_DIR.resolve()
+    dirs = [primary]
+    if legacy.is_dir() and legacy != primary.resolve():
+        dirs.append(legacy)
+    return dirs
 
 
 @dataclass
@@ -34,6 +61,15 @@ class Journal:
     def open(cls, directory: Path, run_id: str) -> "Journal":
         """The journal of ``run_id`` in ``directory`` (created on first write)."""
         return cls(directory / f"{run_id}.jsonl")
+
+    @classmethod
+    def find(cls, directories: Sequence[Path], run_id: str) -> "Journal":
+        """The existing journal of ``run_id`` in any of ``directories``, else a new one in the first."""
+        for directory in directories:
+            journal = cls.open(directory, run_id)
+            if journal.path.exists():
+                return journal
+        return cls.open(directories[0], run_id)
 
     def write(self, event: str, **fields: Any) -> None:
         """Append one entry and fsync it before returning."""
@@ -64,11 +100,16 @@ class Journal:
         return self.path.stem
 
 
-def runs(directory: Path) -> Iterator[Journal]:
-    """Every journal in ``directory``, newest first."""
-    if directory.exists():
+def runs(directories: Sequence[Path]) -> Iterator[Journal]:
+    """Every journal in ``directories``, newest first within each directory."""
+    seen: set = set()
+    for directory in directories:
+        if not directory.exists():
+            continue
         for path in sorted(directory.glob("*.jsonl"), reverse=True):
-            yield Journal(path)
+            if path.stem not in seen:
+                seen.add(path.stem)
+                yield Journal(path)
 
 
 def created(entries: list[dict]) -> dict[str, str]:
@@ -80,3 +121,47 @@ def created(entries: list[dict]) -> dict[str, str]:
         elif e["event"] == "deleted" and alive.get(e["kind"]) == e["id"]:
             del alive[e["kind"]]
     return alive
+
+
+def outcome(entries: list[dict]) -> Optional[str]:
+    """How a journaled run ended: ``down`` (taken down; whatever remains is left over), ``failed``,
+    ``applied``, ``unfinished`` (started, never ended), or None without a journal."""
+    events = [e["event"] for e in entries]
+    if "start" not in events:
+        return None
+    for ended in ("down", "failed", "applied"):
+        if ended in events:
+            return ended
+    return UNFINISHED
+
+
+def owner_fields(cluster_uuid: str) -> dict:
+    """What a run's ``start`` entry records about where it runs: the cluster, this host and process."""
+    return {"cluster": cluster_uuid, "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def start_entry(entries: list[dict]) -> dict:
+    """The run's ``start`` entry (empty when missing)."""
+    return next((e for e in entries if e["event"] == "start"), {})
+
+
+def same_cluster(entries: list[dict], cluster_uuid: str) -> bool:
+    """True when the run was on ``cluster_uuid``; journals from before clusters were recorded count as matching."""
+    recorded = start_entry(entries).get("cluster")
+    return not recorded or not cluster_uuid or recorded == cluster_uuid
+
+
+def still_running(entries: list[dict]) -> bool:
+    """True when the run's process is alive on this host and the run has not ended (never sweep it)."""
+    start = start_entry(entries)
+    if start.get("host") != socket.gethostname() or not isinstance(start.get("pid"), int):
+        return False
+    if any(e["event"] in ("done", "down", "failed") for e in entries) or start["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(start["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

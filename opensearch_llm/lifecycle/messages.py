@@ -6,6 +6,11 @@ History files are a JSON list of messages (or ``{"messages": [...]}``).  Roles a
 ``user``, ``assistant``, ``tool`` and ``tool_result`` (an alias of ``tool``).  Assistant messages may
 carry ``tool_calls`` in the OpenAI shape, the Ollama shape (``arguments`` as an object) or a flat
 ``{"id", "name", "arguments"}`` shape; tool messages answer one of them through ``tool_call_id``.
+
+Assistant messages may carry ``reasoning_content`` (a thinking model's chain of thought).  It is sent back
+the way DeepSeek's Thinking Mode guide asks: between two user messages where the model called a tool,
+every assistant message keeps it (DeepSeek answers 400 without it, in every later request); where it
+did not, it is dropped (DeepSeek ignores it there).  Ollama gets it as the message's ``thinking``.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from opensearch_llm.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
 
 ROLES = ("system", "user", "assistant", "tool", "tool_result")
 OLLAMA_PATHS = ("/api/chat", "/api/generate")
@@ -34,7 +42,7 @@ def _bad(message: str) -> InvalidInputError:
     return InvalidInputError(message, hint="see the history format in docs/blueprints.md")
 
 
-def dialect(blueprint: Any) -> str:
+def dialect(blueprint: "Blueprint") -> str:
     """``"ollama"`` for a connector on Ollama's native API (``/api/chat``, ``/api/generate``), else ``"openai"``."""
     url = str(blueprint.connector.predict_action.get("url", ""))
     return "ollama" if url.split("?")[0].rstrip("/").endswith(OLLAMA_PATHS) else "openai"
@@ -81,7 +89,8 @@ def _tool_call(i: int, j: int, call: Any) -> Dict[str, Any]:
 
 def to_openai_messages(history: Sequence[Any]) -> List[Dict[str, Any]]:
     """``history`` in the OpenAI chat format: ``tool_result`` becomes ``tool``, tool content a string,
-    assistant content null when it only calls tools, and every tool message answers an earlier call."""
+    assistant content null when it only calls tools, every tool message answers an earlier call, and
+    ``reasoning_content`` kept only in user turns with tool calls (see the module docstring)."""
     out: List[Dict[str, Any]] = []
     pending: Dict[str, str] = {}
     for i, msg in enumerate(history):
@@ -106,7 +115,41 @@ def to_openai_messages(history: Sequence[Any]) -> List[Dict[str, Any]]:
             out.append({"role": "user", "content": _user_content(content)})
         if msg.get("name") and role in ("user", "assistant", "system"):
             out[-1]["name"] = str(msg["name"])
-    return out
+        if role == "assistant" and msg.get("reasoning_content") is not None:
+            if not isinstance(msg["reasoning_content"], str):
+                raise _bad(f"history[{i}].reasoning_content must be a string")
+            out[-1]["reasoning_content"] = msg["reasoning_content"]
+    return _reasoning_where_required(out)
+
+
+def _reasoning_where_required(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Drop ``reasoning_content`` from the user turns (assistant messages between two user messages)
+    without a tool call; keep it in the others."""
+    turn: List[Dict[str, Any]] = []
+    for m in messages + [{"role": "user"}]:
+        if m.get("role") == "user":
+            if not any(a.get("tool_calls") for a in turn):
+                for a in turn:
+                    a.pop("reasoning_content", None)
+            turn = []
+        elif m.get("role") == "assistant":
+            turn.append(m)
+    return messages
+
+
+def assistant_message(text: Optional[str], tool_calls: Optional[List[Any]] = None,
+                      reasoning: Optional[str] = None) -> Dict[str, Any]:
+    """The history entry of one answer (a ``PredictResult``'s ``text``, ``tool_calls`` and ``reasoning``).
+
+    ``content`` is null when the model only called tools; ``reasoning_content`` is kept in the history,
+    and :func:`to_openai_messages` sends it back only where DeepSeek requires it (tool-call turns).
+    """
+    answer: Dict[str, Any] = {"role": "assistant", "content": text or None}
+    if tool_calls:
+        answer["tool_calls"] = tool_calls
+    if isinstance(reasoning, str):
+        answer["reasoning_content"] = reasoning
+    return answer
 
 
 def _tool_message(i: int, msg: Dict[str, Any], pending: Dict[str, str]) -> Dict[str, Any]:
@@ -135,6 +178,8 @@ def to_ollama_messages(messages: Sequence[Dict[str, Any]]) -> List[Dict[str, Any
                                for c in m["tool_calls"]]
         if m.get("role") == "tool":
             m["tool_name"] = names.get(str(m.get("tool_call_id")), "")
+        if "reasoning_content" in m:
+            m["thinking"] = m.pop("reasoning_content")
         out.append(m)
     return out
 
@@ -146,13 +191,14 @@ def _object(arguments: str) -> Any:
         return arguments
 
 
-def body_parameters(blueprint: Any) -> Tuple[str, ...]:
+def body_parameters(blueprint: "Blueprint") -> Tuple[str, ...]:
     """The ``${parameters.x}`` names the predict action's request body uses."""
     body = str(blueprint.connector.predict_action.get("request_body") or "")
     return tuple(dict.fromkeys(_PARAM.findall(body)))
 
 
-def route_parameters(blueprint: Any, params: Optional[Dict[str, Any]]) -> Tuple[Dict[str, Any], List[str]]:
+def route_parameters(blueprint: "Blueprint",
+                     params: Optional[Dict[str, Any]]) -> Tuple[Dict[str, Any], List[str]]:
     """``params`` placed where the request body reads them, and the names that reach nothing.
 
     A name the body uses is sent as is.  When the body takes Ollama ``options``, ``temperature``,

@@ -8,32 +8,48 @@ import re
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Optional, TYPE_CHECKING
 
-from opensearch_llm.secrets import reveal
+from opensearch_llm.secrets import mask_text, masked
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
 
 TOOLKIT = "opensearch-llm"
 # Only characters ML Commons 3.x accepts in names and descriptions: letters, digits, spaces
 # and .,!?():@-_/'" (StringUtils.SAFE_INPUT_PATTERN).
 MARKER_RE = re.compile(
-    r"\(opensearch-llm run:(?P<run>[\w.-]+) blueprint:(?P<blueprint>[\w.-]+) "
+    r"\(opensearch-llm run:(?P<run>[\w.-]+)(?: kind:(?P<kind>up|smoke))? blueprint:(?P<blueprint>[\w.-]+) "
     r"created:(?P<created>[0-9TZ:.-]+)(?: hash:(?P<hash>[0-9a-f]+))?\)"
 )
+UP, SMOKE = "up", "smoke"
 
 
 @dataclass(frozen=True)
 class Marker:
-    """Who created a resource: toolkit run, blueprint, creation time and a config fingerprint."""
+    """Who created a resource: toolkit run, run kind, blueprint, creation time and a config fingerprint.
+
+    ``kind`` is ``up`` (a deployment meant to stay) or ``smoke`` (meant to go); markers written
+    before kinds existed have none, and :meth:`run_kind` infers it from the run-scoped name.
+    """
 
     run: str
     blueprint: str
     created: str
     hash: Optional[str] = None
+    kind: Optional[str] = None
 
     def text(self) -> str:
         """The marker as it appears in a description."""
+        kind = f" kind:{self.kind}" if self.kind else ""
         tail = f" hash:{self.hash}" if self.hash else ""
-        return f"({TOOLKIT} run:{self.run} blueprint:{self.blueprint} created:{self.created}{tail})"
+        return f"({TOOLKIT} run:{self.run}{kind} blueprint:{self.blueprint} created:{self.created}{tail})"
+
+    def run_kind(self, name: str) -> str:
+        """``up`` or ``smoke``; for old markers, smoke when ``name`` carries the run id (run-scoped names)."""
+        if self.kind:
+            return self.kind
+        return SMOKE if name.endswith(f"-{self.run}") else UP
 
     def created_at(self) -> datetime:
         """The creation time as an aware datetime."""
@@ -45,7 +61,7 @@ def parse_marker(description: Any) -> Optional[Marker]:
     if not isinstance(description, str):
         return None
     m = MARKER_RE.search(description)
-    return Marker(m["run"], m["blueprint"], m["created"], m["hash"]) if m else None
+    return Marker(m["run"], m["blueprint"], m["created"], m["hash"], m["kind"]) if m else None
 
 
 def with_marker(description: str, marker: Marker) -> str:
@@ -64,8 +80,10 @@ def new_run_id() -> str:
 
 
 def fingerprint(value: Any) -> str:
-    """A short digest of a configuration (secrets included, so a rotated key is a change)."""
-    raw = json.dumps(reveal(value), sort_keys=True, default=str).encode()
+    """A short digest of a configuration with every secret masked: nothing stored in the cluster is
+    derived from a secret, so a changed key alone is not a change here (it needs a new connector)."""
+    # masked twice: Secrets by type, and any registered secret value used outside the credential
+    raw = mask_text(json.dumps(masked(value), sort_keys=True, default=str)).encode()
     return hashlib.sha256(raw).hexdigest()[:12]
 
 
@@ -78,7 +96,7 @@ class Names:
     model: str
 
 
-def names_for(blueprint: Any, run_id: Optional[str] = None) -> Names:
+def names_for(blueprint: "Blueprint", run_id: Optional[str] = None) -> Names:
     """Stable names (``up``) or, with ``run_id``, run-scoped names (``smoke``) that never collide."""
     suffix = f"-{run_id}" if run_id else ""
     return Names(blueprint.model_group.name + suffix, blueprint.connector.name + suffix,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.facts import Facts
 from opensearch_llm.lifecycle.naming import Names, fingerprint
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import masked
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
 
 CREATE, NOOP, REPLACE, UPDATE, DEPLOY, PROBE = "create", "noop", "replace", "update", "deploy", "probe"
 
@@ -40,6 +43,7 @@ class Plan:
     settings_change: settings.SettingsChange
     connector_hash: str
     model_hash: str
+    cluster_uuid: str = ""
 
     @property
     def changes(self) -> bool:
@@ -77,13 +81,14 @@ def _settings_action(change: settings.SettingsChange) -> Action:
     return Action("settings", UPDATE, "ml_commons", "this connector's endpoint is not allowed yet", detail=detail)
 
 
-def build(blueprint: Any, facts: Facts, names: Names, run_id: str, mode: str = "up", smoke: bool = True) -> Plan:
+def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode: str = "up", smoke: bool = True) -> Plan:
     """Pure: the plan for ``blueprint`` against ``facts``."""
     if facts.foreign_group_id:
         raise InvalidInputError(
             f"a model group named {names.model_group!r} exists (id {facts.foreign_group_id}) but was not "
             "created by opensearch-llm; it is left alone",
             hint="choose another name: --set model_group.name=NAME")
+    _check_access(blueprint, facts)
     body = blueprint.connector.body
     change = settings.plan_change(facts.settings, endpoint_urls(body))
     c_hash = fingerprint(body)
@@ -104,7 +109,20 @@ def build(blueprint: Any, facts: Facts, names: Names, run_id: str, mode: str = "
     actions.append(_model_action(facts, names, actions[-1].op, m_hash, group))
     if smoke:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
-    return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash)
+    return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
+                facts.cluster_uuid)
+
+
+def _check_access(blueprint: "Blueprint", facts: Facts) -> None:
+    """Model access control fields need the security plugin and ``model_access_control_enabled``."""
+    if not blueprint.model_group.access or (facts.security and facts.settings.access_control):
+        return
+    missing = "the security plugin" if not facts.security else f"{settings.ACCESS_CONTROL}: true"
+    raise InvalidInputError(
+        f"{blueprint.source}: model_group sets {', '.join(sorted(blueprint.model_group.access))}, but this "
+        f"cluster has model access control off ({missing} is missing); ML Commons would refuse the model group",
+        hint="drop model_group.access_mode/backend_roles/add_all_backend_roles, or ask an admin to enable "
+             "model access control")
 
 
 def _model_action(facts: Facts, names: Names, connector_op: str, m_hash: str, group: Any) -> Action:

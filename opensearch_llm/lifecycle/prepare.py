@@ -6,10 +6,13 @@ Nothing here touches the cluster, so a failure leaves nothing to roll back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
 
 if TYPE_CHECKING:  # the Ollama client (and requests) is imported only when a pull is configured
     from opensearch_llm.ollama import OllamaHost, PullSummary
@@ -30,7 +33,7 @@ class Prepared:
                 "pull": self.pull.to_dict() if self.pull else None}
 
 
-def prepare(blueprint: Any, options: RunOptions = RunOptions(), *,
+def prepare(blueprint: "Blueprint", options: RunOptions = RunOptions(), *,
             host: Optional["OllamaHost"] = None) -> Optional[Prepared]:
     """With ``ollama.pull: true``, check ``/api/tags`` and pull the model when it is missing.
 

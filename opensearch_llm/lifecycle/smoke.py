@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opensearch_llm.blueprint.paths import find_path
 from opensearch_llm.errors import SmokeError, excerpt
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.resources import predict as predict_api
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+    from opensearch_llm.blueprint.model import Blueprint
 
 
 @dataclass
@@ -25,7 +29,7 @@ class SmokeResult:
         return asdict(self)
 
 
-def run_probe(client: Any, blueprint: Any, model_id: str, options: RunOptions = RunOptions()) -> SmokeResult:
+def run_probe(client: "OpenSearch", blueprint: "Blueprint", model_id: str, options: RunOptions = RunOptions()) -> SmokeResult:
     """Predict with ``smoke.parameters``; raise :class:`SmokeError` when an expectation fails."""
     timer = StepTimer(options, "smoke")
     prediction = predict_api.predict(client, model_id, blueprint.smoke.parameters, blueprint.smoke.timeout)

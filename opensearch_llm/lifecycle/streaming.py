@@ -3,17 +3,24 @@
 ML Commons streams from 3.3 on, only for OpenAI-compatible chat connectors
 (``_llm_interface: openai/v1/chat/completions``), and only with streaming switched on (see
 :mod:`opensearch_llm.resources.predict_stream`).  :func:`stream_answer` checks the version and the
-blueprint first, then tries the endpoint; when streaming is unavailable it returns a ``note`` and
-the caller asks for the full answer instead.
+blueprint first, then tries the endpoint; when streaming is unavailable (refused, an error document
+or no event instead of a stream, or no event within ``first_event_timeout`` seconds) it returns a
+``note`` and the caller asks for the full answer instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional, TYPE_CHECKING
 
 from opensearch_llm.lifecycle.messages import dialect
-from opensearch_llm.resources.predict_stream import StreamUnavailable, predict_stream, version_supports_streaming
+from opensearch_llm.resources.predict_stream import (
+    FIRST_EVENT_TIMEOUT, StreamUnavailable, predict_stream, version_supports_streaming,
+)
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+    from opensearch_llm.blueprint.model import Blueprint
 
 LLM_INTERFACE = "openai/v1/chat/completions"
 FALLBACK = "showing the full answer"
@@ -35,12 +42,12 @@ class Streamed:
                 "streamed_chunks": len(self.chunks)}
 
 
-def cluster_version(client: Any) -> str:
+def cluster_version(client: "OpenSearch") -> str:
     """The cluster's OpenSearch version number, e.g. ``2.19.6``."""
     return str(client.info()["version"]["number"])
 
 
-def unavailable_reason(version: str, blueprint: Any) -> Optional[str]:
+def unavailable_reason(version: str, blueprint: "Blueprint") -> Optional[str]:
     """Why ``blueprint`` cannot stream on a cluster of ``version`` without asking it, or None."""
     if not version_supports_streaming(version):
         return f"streaming is not available on this cluster (OpenSearch {version}): {FALLBACK}"
@@ -50,9 +57,19 @@ def unavailable_reason(version: str, blueprint: Any) -> Optional[str]:
     return None
 
 
-def stream_answer(client: Any, blueprint: Any, model_id: str, parameters: dict,
-                  on_chunk: Callable[[str], None]) -> Streamed:
-    """Stream the answer to ``parameters`` into ``on_chunk``, or return a :class:`Streamed` with a ``note``."""
+def answer_timeout(blueprint: "Blueprint") -> Optional[float]:
+    """Seconds a prediction may take: ``predict.timeout`` where blueprints have it, else ``smoke.timeout``."""
+    return getattr(blueprint.predict, "timeout", None) or blueprint.smoke.timeout
+
+
+def stream_answer(client: "OpenSearch", blueprint: "Blueprint", model_id: str, parameters: dict,
+                  on_chunk: Callable[[str], None],
+                  first_event_timeout: Optional[float] = FIRST_EVENT_TIMEOUT) -> Streamed:
+    """Stream the answer to ``parameters`` into ``on_chunk``, or return a :class:`Streamed` with a ``note``.
+
+    ``first_event_timeout`` bounds the wait for the first event (a stalled stream falls back); the
+    answer's own timeout bounds every read after it.
+    """
     version = cluster_version(client)
     note = unavailable_reason(version, blueprint)
     if note:
@@ -67,9 +84,9 @@ def stream_answer(client: Any, blueprint: Any, model_id: str, parameters: dict,
 
     try:
         result.seconds = predict_stream(client, model_id, {**parameters, "_llm_interface": LLM_INTERFACE},
-                                        blueprint.smoke.timeout, on_event)
+                                        answer_timeout(blueprint), on_event, first_event_timeout)
     except StreamUnavailable as exc:
-        if result.chunks:  # pragma: no cover - the endpoint refuses before its first event
+        if result.chunks:  # pragma: no cover - predict_stream raises UpstreamError once an event arrived
             raise
         return Streamed(note=f"streaming is not available on this cluster (OpenSearch {version}: {exc.reason}): "
                              f"{FALLBACK}")

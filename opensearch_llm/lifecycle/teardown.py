@@ -1,26 +1,30 @@
-"""Teardown in reverse order: undeploy → delete model → connector → model group → restore settings.
+"""Teardown in reverse order: stop serving + undeploy → delete model → connector → model group → restore settings.
 
-404 and ``not_found`` count as done; a 409 right after a delete is retried briefly; every step
-is attempted even when an earlier one fails.
+404 and ``not_found`` count as done; a 409 right after a delete is retried briefly; a model that a
+late deploy or a client's predict deployed again is undeployed again (see
+:func:`opensearch_llm.resources.model.delete`); every step is attempted even when an earlier one
+fails. Settings are restored only when every connector of the run is gone and no other run of
+ours still needs the entries (see :mod:`opensearch_llm.lifecycle.restore`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from opensearch_llm.errors import ClusterError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.lifecycle.journal import Journal
-from opensearch_llm.resources import connector, model, model_group, settings
+from opensearch_llm.resources import connector, model, model_group
 
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+T = TypeVar("T")
 ORDER = ("model", "connector", "model_group")
-DELETERS: dict[str, Callable[[Any, str], bool]] = {
-    "model": model.delete, "connector": connector.delete, "model_group": model_group.delete,
-}
-GETTERS: dict[str, Callable[[Any, str], Optional[dict]]] = {
+GETTERS: dict[str, Callable[["OpenSearch", str], Optional[dict]]] = {
     "model": model.get, "connector": connector.get, "model_group": model_group.get,
 }
 
@@ -40,6 +44,18 @@ class TeardownReport:
         """True when nothing is left and no step failed."""
         return not self.errors and not self.leftovers
 
+    def merge(self, other: "TeardownReport") -> None:
+        """Add ``other``'s findings to this report."""
+        for name in ("deleted", "missing", "errors", "leftovers", "notes"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def summary(self) -> str:
+        """One line: what was deleted, what is left."""
+        deleted = ", ".join(f"{d['kind']} {d['id']}" for d in self.deleted) or "nothing"
+        tail = f"; LEFT: {self.leftovers}" if self.leftovers else ""
+        errors = f"; errors: {self.errors}" if self.errors else ""
+        return f"deleted {deleted}{tail}{errors}"
+
     def to_dict(self) -> dict:
         """JSON-ready view."""
         return {"deleted": self.deleted, "missing": self.missing, "errors": self.errors,
@@ -50,11 +66,42 @@ def _conflict(exc: BaseException) -> bool:
     return isinstance(exc, ClusterError) and exc.status == 409
 
 
-def delete_with_retry(client: Any, kind: str, rid: str, options: RunOptions) -> bool:
-    """Delete one resource; retry 409s (index refresh lag right after a delete) for a few seconds."""
-    retrying = Retrying(stop=stop_after_delay(10), wait=wait_exponential(multiplier=0.1, max=1.0),
-                        retry=retry_if_exception(_conflict), sleep=options.sleep, reraise=True)
-    return retrying(DELETERS[kind], client, rid)
+def _transient(exc: BaseException) -> bool:
+    # every teardown request is idempotent (undeploy, delete, update), so a server error or a lost
+    # answer may be retried: a second delete of something gone answers not_found
+    return isinstance(exc, ClusterError) and (exc.status is None or exc.status >= 500)
+
+
+TRANSIENT_ATTEMPTS = 3
+
+
+def retry_transient(options: RunOptions, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, resent up to three times on a 5xx or a lost answer (idempotent calls only)."""
+    retrying = Retrying(stop=stop_after_attempt(TRANSIENT_ATTEMPTS), sleep=options.sleep, reraise=True,
+                        wait=wait_exponential(multiplier=0.2, max=2.0), retry=retry_if_exception(_transient))
+    return retrying(call, *args)
+
+
+def delete_one(client: "OpenSearch", kind: str, rid: str, options: RunOptions) -> bool:
+    """Delete one resource; True if it existed.
+
+    A 409 (refresh lag right after a delete, or a model whose removal is still settling) is retried
+    for a few seconds; a 5xx or a lost answer up to three times.
+    """
+    if kind == "model":
+        return retry_transient(options, model.delete, client, rid, model.Removal(sleep=options.sleep))
+    deleter = connector.delete if kind == "connector" else model_group.delete
+    failures = {"transient": 0}
+
+    def retry(exc: BaseException) -> bool:
+        if _transient(exc):
+            failures["transient"] += 1
+            return failures["transient"] < TRANSIENT_ATTEMPTS
+        return _conflict(exc)
+
+    retrying = Retrying(stop=stop_after_delay(10) | stop_after_attempt(15), sleep=options.sleep, reraise=True,
+                        wait=wait_exponential(multiplier=0.1, max=1.0), retry=retry_if_exception(retry))
+    return retrying(deleter, client, rid)
 
 
 def as_targets(ids: Mapping[str, Union[str, Sequence[str]]]) -> list[tuple[str, str]]:
@@ -68,42 +115,46 @@ def as_targets(ids: Mapping[str, Union[str, Sequence[str]]]) -> list[tuple[str, 
     return pairs
 
 
-def teardown(client: Any, ids: Mapping[str, Union[str, Sequence[str]]], options: RunOptions = RunOptions(),
-             journal: Optional[Journal] = None, change: Optional[settings.SettingsChange] = None,
-             still_needed: Iterable[str] = ()) -> TeardownReport:
-    """Remove ``ids`` (kind → id or ids) in dependency order, then restore settings; never raises for one step."""
+def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]], options: RunOptions = RunOptions(),
+             journal: Optional[Journal] = None, still_needed: Iterable[str] = (),
+             restore_settings: bool = True) -> TeardownReport:
+    """Remove ``ids`` (kind → id or ids) in dependency order, then restore ``journal``'s settings; never raises.
+
+    ``still_needed`` are endpoint URLs of our connectors that stay (other runs): their trusted
+    entries stay too. Settings are left (and the restore deferred to a later ``down``/``sweep``)
+    when a connector of this run could not be deleted.
+    """
     report = TeardownReport()
     targets = as_targets(ids)
     for kind, rid in targets:
-        timer = StepTimer(options, f"delete {kind}")
-        try:
-            existed = delete_with_retry(client, kind, rid, options)
-        except OpenSearchLLMError as exc:
-            report.errors.append(f"{kind} {rid}: {exc}")
-            timer.done(str(exc), status="failed")
-            continue
-        (report.deleted if existed else report.missing).append({"kind": kind, "id": rid})
-        if journal:
-            journal.write("deleted", kind=kind, id=rid)
-        timer.done(f"{rid}" if existed else f"{rid} (already gone)")
-    if change is not None and change.changes:
-        timer = StepTimer(options, "restore settings")
-        try:
-            outcome = settings.restore(client, change, still_needed)
-            report.notes.extend(outcome.notes)
-            if journal:
-                journal.write("settings_restored" if outcome.complete else "settings_deferred")
-            timer.done("; ".join(outcome.notes) or "restored")
-        except OpenSearchLLMError as exc:
-            report.errors.append(f"settings: {exc}")
-            timer.done(str(exc), status="failed")
+        _delete_step(client, kind, rid, options, journal, report)
+    if restore_settings and journal is not None:
+        from opensearch_llm.lifecycle.restore import restore_journaled
+
+        connector_left = any(e.startswith("connector ") for e in report.errors)
+        report.merge(restore_journaled(client, journal, options, still_needed, defer=connector_left))
     # a delete that answered is done (deletes refresh at once); only failed ones are checked again
     failed = [(k, r) for k, r in targets if any(e.startswith(f"{k} {r}:") for e in report.errors)]
     report.leftovers = _still_there(client, failed, report)
     return report
 
 
-def _still_there(client: Any, targets: list[tuple[str, str]], report: TeardownReport) -> list[dict]:
+def _delete_step(client: "OpenSearch", kind: str, rid: str, options: RunOptions, journal: Optional[Journal],
+                 report: TeardownReport) -> None:
+    timer = StepTimer(options, f"delete {kind}")
+    try:
+        existed = delete_one(client, kind, rid, options)
+    except OpenSearchLLMError as exc:
+        report.errors.append(f"{kind} {rid}: {exc}")
+        timer.done(str(exc), status="failed")
+        return
+    (report.deleted if existed else report.missing).append({"kind": kind, "id": rid})
+    if journal:
+        journal.write("deleted", kind=kind, id=rid)
+    timer.done(f"{rid}" if existed else f"{rid} (already gone)")
+
+
+def _still_there(client: "OpenSearch", targets: list[tuple[str, str]], report: TeardownReport) -> list[dict]:
     left = []
     for kind, rid in targets:
         try:

@@ -9,17 +9,35 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
+from tenacity import (
+    RetryError, Retrying, retry_if_exception, retry_if_result, stop_after_attempt, stop_after_delay,
+    wait_exponential,
+)
 
 from opensearch_llm.errors import ClusterError, DeployError, NotFoundError
 from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
 
 KIND = "model"
 READY = ("DEPLOYED",)
 FAILED = ("DEPLOY_FAILED",)
 NOT_DEPLOYED_TO_DELETE = "Try undeploy model first"
+
+
+STOP_SERVING = {"is_enabled": False, "deploy_setting": {"is_auto_deploy_enabled": False}}
+
+
+@dataclass(frozen=True)
+class Removal:
+    """How long a model delete keeps undeploying and retrying while the model is deployed again."""
+
+    deadline: float = 30.0
+    attempts: int = 40
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(frozen=True)
@@ -36,66 +54,105 @@ class Polling:
     sleep: Callable[[float], None] = time.sleep
 
 
-def register(client: Any, body: dict, deploy: bool = True) -> str:
+def register(client: OpenSearch, body: dict, deploy: bool = True) -> str:
     """Register a remote model (``?deploy=true`` starts the deploy at once); return its id."""
     with about(KIND):
         params = {"deploy": "true"} if deploy else None
         return client.plugins.ml.register_model(body=body, params=params)["model_id"]
 
 
-def get(client: Any, model_id: str) -> Optional[dict]:
+def get(client: OpenSearch, model_id: str) -> Optional[dict]:
     """The model document, or None."""
     with about(KIND, model_id):
         return or_none(lambda: client.plugins.ml.get_model(model_id=model_id))
 
 
-def list_marked(client: Any) -> list[dict]:
+def list_marked(client: OpenSearch) -> list[dict]:
     """Models whose description mentions our marker (callers check it exactly)."""
     with about(KIND):
         return search(client.plugins.ml.search_models, MARKER_QUERY)
 
 
-def deploy(client: Any, model_id: str) -> None:
+def deploy(client: OpenSearch, model_id: str) -> None:
     """Ask the cluster to deploy the model (idempotent)."""
     with about(KIND, model_id):
         client.plugins.ml.deploy_model(model_id=model_id)
 
 
-def undeploy(client: Any, model_id: str) -> bool:
+def undeploy(client: OpenSearch, model_id: str) -> bool:
     """Undeploy; True if the model existed. 404 counts as done."""
     with about(KIND, model_id):
         return or_none(lambda: client.plugins.ml.undeploy_model(model_id=model_id)) is not None
 
 
-def delete(client: Any, model_id: str) -> bool:
-    """Undeploy and delete; True if it existed. A missing model is done.
+def stop_serving(client: OpenSearch, model_id: str) -> bool:
+    """Make the model refuse predicts and never auto-deploy again (Update Model, 2.12+); False when missing.
 
-    Undeploy comes first and doubles as the existence check (404 when missing): on the Maven
-    integ-test distribution, DELETE of a missing model fails with 500 (it falls back to a
-    delete-by-query that distribution lacks), and DELETE of a deployed model is refused.
+    On 2.13+ a predict to an undeployed model deploys it again, so an application still calling the
+    model could resurrect it between our undeploy and delete. ``deploy_setting.is_auto_deploy_enabled``
+    is read from the model index when a predict finds no worker (ML Commons ``MLPredictTaskRunner``);
+    ``is_enabled: false`` refuses predicts on the nodes still serving it.
     """
-    if not undeploy(client, model_id):
+    with about(KIND, model_id):
+        try:
+            client.plugins.ml.update_model(model_id=model_id, body=STOP_SERVING)
+            return True
+        except NotFoundError:
+            return False
+        except ClusterError as exc:
+            if exc.status is not None and exc.status < 500:
+                return True  # an older cluster without Update Model: undeploy and delete still work
+            raise
+
+
+def delete(client: OpenSearch, model_id: str, removal: Removal = Removal()) -> bool:
+    """Stop serving, undeploy and delete; True if it existed. A missing model is done.
+
+    Undeploy doubles as the existence check (404 when missing): on the Maven integ-test
+    distribution, DELETE of a missing model fails with 500. DELETE of a deployed model is refused
+    ("Try undeploy model first") when a deploy was still finishing or a predict redeployed it:
+    undeploy again and retry, re-reading the real state, until ``removal.deadline``.
+    """
+    if not stop_serving(client, model_id) or not undeploy(client, model_id):
         return False
+    retrying = Retrying(stop=stop_after_delay(removal.deadline) | stop_after_attempt(removal.attempts),
+                        sleep=removal.sleep, reraise=True,
+                        wait=wait_exponential(multiplier=0.1, max=1.0), retry=retry_if_exception(_still_deployed))
+    try:
+        retrying(_undeploy_and_delete, client, model_id)
+    except NotFoundError:
+        return True
+    return True
+
+
+def _undeploy_and_delete(client: OpenSearch, model_id: str) -> None:
     with about(KIND, model_id):
         try:
             client.plugins.ml.delete_model(model_id=model_id)
         except ClusterError as exc:
-            if exc.status != 400 or NOT_DEPLOYED_TO_DELETE not in exc.message:
-                raise
-            undeploy(client, model_id)  # a deploy was still finishing when we undeployed
-            client.plugins.ml.delete_model(model_id=model_id)
-    return True
+            if _still_deployed(exc):
+                undeploy(client, model_id)
+            elif get(client, model_id) is None:  # integ-test zip: a missing model answers 500
+                return
+            raise
 
 
-def undeploy_many(client: Any, model_ids: list[str]) -> None:
+def _still_deployed(exc: BaseException) -> bool:
+    return isinstance(exc, ClusterError) and exc.status == 400 and NOT_DEPLOYED_TO_DELETE in exc.message
+
+
+def undeploy_many(client: OpenSearch, model_ids: list[str]) -> None:
     """Undeploy many models in one request (missing ones are ignored by the server)."""
     if model_ids:
         with about(KIND):
             client.plugins.ml.undeploy_model(body={"model_ids": model_ids})
 
 
-def delete_undeployed(client: Any, model_id: str) -> bool:
-    """Delete a model already undeployed (see :func:`undeploy_many`); True if it existed."""
+def delete_undeployed(client: OpenSearch, model_id: str, removal: Removal = Removal()) -> bool:
+    """Delete a model already undeployed (see :func:`undeploy_many`); True if it existed.
+
+    When it was deployed again meanwhile (a predict under traffic), fall back to :func:`delete`.
+    """
     with about(KIND, model_id):
         try:
             client.plugins.ml.delete_model(model_id=model_id)
@@ -103,14 +160,14 @@ def delete_undeployed(client: Any, model_id: str) -> bool:
         except NotFoundError:
             return False
         except ClusterError as exc:
-            if exc.status == 400 and NOT_DEPLOYED_TO_DELETE in exc.message:
-                return delete(client, model_id)  # it was deployed again meanwhile
+            if _still_deployed(exc):
+                return delete(client, model_id, removal)
             if get(client, model_id) is None:  # integ-test zip: a missing model answers 500
                 return False
             raise
 
 
-def wait_deployed(client: Any, model_id: str, timeout: float, polling: Polling = Polling()) -> dict:
+def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Polling = Polling()) -> dict:
     """Poll until DEPLOYED; DEPLOY_FAILED fails at once; on timeout deploy once more, then fail.
 
     Raises :class:`DeployError` carrying the last model document.

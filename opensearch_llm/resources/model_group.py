@@ -7,27 +7,31 @@ deletes it explicitly.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional, TYPE_CHECKING
 
 from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
 
 KIND = "model group"
 
 
-def create(client: Any, name: str, description: str) -> str:
-    """Register a model group; return its id."""
+def create(client: "OpenSearch", name: str, description: str, access: Optional[dict] = None) -> str:
+    """Register a model group (``access``: ``access_mode``, ``backend_roles``, ``add_all_backend_roles``);
+    return its id."""
     with about(KIND):
         return client.plugins.ml.register_model_group(
-            body={"name": name, "description": description})["model_group_id"]
+            body={"name": name, "description": description, **(access or {})})["model_group_id"]
 
 
-def get(client: Any, group_id: str) -> Optional[dict]:
+def get(client: "OpenSearch", group_id: str) -> Optional[dict]:
     """The model group document, or None."""
     with about(KIND, group_id):
         return or_none(lambda: client.plugins.ml.get_model_group(model_group_id=group_id))
 
 
-def find_by_name(client: Any, name: str) -> Optional[dict]:
+def find_by_name(client: "OpenSearch", name: str) -> Optional[dict]:
     """Any model group named exactly ``name`` (ours or not); names are unique in ML Commons."""
     with about(KIND):
         found = search(client.plugins.ml.search_model_group,
@@ -35,13 +39,13 @@ def find_by_name(client: Any, name: str) -> Optional[dict]:
     return found[0] if found else None
 
 
-def list_marked(client: Any) -> list[dict]:
+def list_marked(client: "OpenSearch") -> list[dict]:
     """Model groups whose description mentions our marker (callers check it exactly)."""
     with about(KIND):
         return search(client.plugins.ml.search_model_group, MARKER_QUERY)
 
 
-def delete(client: Any, group_id: str) -> bool:
+def delete(client: "OpenSearch", group_id: str) -> bool:
     """Delete; True if it existed. 404 and ``not_found`` count as done."""
     with about(KIND, group_id):
         result = or_none(lambda: client.plugins.ml.delete_model_group(model_group_id=group_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -20,8 +20,12 @@ from opensearch_llm.errors import (
 from opensearch_llm.resources.common import about
 from opensearch_llm.secrets import mask_text
 
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
 REMOTE_ERROR = "Error from remote service:"
 NETWORK_ERROR = "Error communicating with remote model"
+CLUSTER_REFUSALS = (429, 503)  # answered by the cluster itself before any model call
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,14 @@ class Prediction:
     seconds: float
 
 
-def predict(client: Any, model_id: str, parameters: dict, timeout: Optional[float] = None,
+def predict(client: OpenSearch, model_id: str, parameters: dict, timeout: Optional[float] = None,
             sleep: Callable[[float], None] = time.sleep) -> Prediction:
-    """POST ``{"parameters": ...}`` to the model; upstream failures raise :class:`UpstreamError` subclasses."""
+    """POST ``{"parameters": ...}`` to the model once; upstream failures raise :class:`UpstreamError` subclasses.
+
+    A ``_predict`` may be billed by the provider as soon as the cluster has it, so it is resent only
+    when the cluster certainly did not take it: the connection could not be opened, or the cluster
+    itself refused it with 429/503 before calling the model.
+    """
     started = time.perf_counter()
     params = {"request_timeout": timeout} if timeout else None
 
@@ -44,19 +53,21 @@ def predict(client: Any, model_id: str, parameters: dict, timeout: Optional[floa
                                                    params=params)
 
     retrying = Retrying(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.2, max=2.0),
-                        retry=retry_if_exception(_cluster_side_transient), sleep=sleep, reraise=True)
+                        retry=retry_if_exception(_not_taken), sleep=sleep, reraise=True)
     try:
         response = retrying(once)
     except ClusterError as exc:
-        raise classify(exc) from None
+        raise classify(exc, timeout) from None
     return Prediction(response=response, seconds=time.perf_counter() - started)
 
 
-def _cluster_side_transient(exc: BaseException) -> bool:
-    # the cluster (not the provider) was busy or unreachable: the request never reached the LLM
+def _not_taken(exc: BaseException) -> bool:
+    """True when the cluster certainly did not forward the call to the provider."""
     if not isinstance(exc, ClusterError) or REMOTE_ERROR in exc.message or NETWORK_ERROR in exc.message:
         return False
-    return exc.status in (None, 429, 502, 503, 504)
+    if exc.status is None:
+        return not exc.reached
+    return exc.status in CLUSTER_REFUSALS
 
 
 def provider_message(remote_body: str) -> str:
@@ -71,9 +82,19 @@ def provider_message(remote_body: str) -> str:
     return str(err or data)
 
 
-def classify(exc: ClusterError) -> Exception:
+def classify(exc: ClusterError, timeout: Optional[float] = None) -> Exception:
     """Turn a predict ClusterError into an UpstreamError when the provider is to blame."""
     reason = exc.message
+    if exc.timed_out:
+        waited = f" within {timeout:g} s" if timeout else ""
+        return ClusterError(f"the cluster did not answer{waited}; the model call may still have run",
+                            kind=exc.kind, resource_id=exc.resource_id, method=exc.method, path=exc.path,
+                            hint="raise predict.timeout (--set predict.timeout=2m); it was not resent, "
+                                 "so the provider was asked at most once")
+    if exc.status is None and exc.reached and reason.startswith("cannot reach OpenSearch"):
+        return ClusterError("the connection to the cluster broke before it answered; the model call may still "
+                            "have run", kind=exc.kind, resource_id=exc.resource_id, method=exc.method,
+                            path=exc.path, hint="it was not resent, so the provider was asked at most once")
     if REMOTE_ERROR in reason:
         message = mask_text(provider_message(reason.split(REMOTE_ERROR, 1)[1]))
         status = exc.status

@@ -11,13 +11,17 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from opensearch_llm.resources.common import about
 
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
+ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
 KIND = "cluster settings"
 
 
@@ -29,6 +33,7 @@ class SettingsFacts:
     trusted_persistent: Optional[tuple[str, ...]]
     private_ip: bool
     private_ip_persistent: Optional[str]
+    access_control: bool = False  # plugins.ml_commons.model_access_control_enabled (effective)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def _as_bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def read(client: Any) -> SettingsFacts:
+def read(client: "OpenSearch") -> SettingsFacts:
     """Read both settings (persistent, transient and defaults)."""
     with about(KIND):
         s = client.cluster.get_settings(include_defaults=True, flat_settings=True)
@@ -63,13 +68,19 @@ def read(client: Any) -> SettingsFacts:
         trusted_persistent=tuple(trusted_p) if trusted_p is not None else None,
         private_ip=_as_bool(merged.get(PRIVATE_IP, "false")),
         private_ip_persistent=persistent.get(PRIVATE_IP),
+        access_control=_as_bool(merged.get(ACCESS_CONTROL, "false")),
     )
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, as written (what a trusted-endpoint regex pins)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def endpoint_regex(url: str) -> str:
     """The narrowest regex that trusts every path of ``url``'s scheme, host and port."""
-    parts = urlsplit(url)
-    return "^" + re.escape(f"{parts.scheme}://{parts.netloc}") + "/.*$"
+    return "^" + re.escape(origin(url)) + "/.*$"
 
 
 def is_trusted(url: str, regexes: Iterable[str]) -> bool:
@@ -115,7 +126,7 @@ def plan_change(facts: SettingsFacts, urls: Iterable[str]) -> SettingsChange:
     )
 
 
-def apply(client: Any, facts: SettingsFacts, change: SettingsChange) -> None:
+def apply(client: "OpenSearch", facts: SettingsFacts, change: SettingsChange) -> None:
     """Write the change (one PUT); a no-op change writes nothing."""
     body: dict[str, Any] = {}
     if change.add_regexes:
@@ -135,7 +146,7 @@ class RestoreOutcome:
     complete: bool = True
 
 
-def restore(client: Any, change: SettingsChange, still_needed: Iterable[str] = ()) -> RestoreOutcome:
+def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable[str] = ()) -> RestoreOutcome:
     """Undo ``change`` where nobody changed things since; return notes on what was left alone.
 
     Our regexes go unless a URL in ``still_needed`` (another run's connector) matches them;

@@ -55,7 +55,8 @@ def test_cluster_error_on_model_group_create(proxied_cli: Cli, fault_proxy: Any,
 
 
 def test_upstream_rejects_the_key(cli: Cli, clean_cluster: Any) -> None:
-    result = cli("up", DEEPSEEK, extra_env={"DEEPSEEK_API_KEY": "sk-wrong-key-000000001234"})
+    # --no-preflight: the key gets past step 0 (tests/integration/test_preflight_cli.py) to the connector
+    result = cli("up", DEEPSEEK, "--no-preflight", extra_env={"DEEPSEEK_API_KEY": "sk-wrong-key-000000001234"})
     assert result.code == 1, result
     assert "authentication failed" in result.err and "Authentication Fails" in result.err
     assert "sk-wrong-key-000000001234" not in result.err + result.out

@@ -42,12 +42,13 @@ def test_sweep_never_touches_foreign_resources(cli: Cli, clean_cluster: Any) -> 
     foreign = _foreign(clean_cluster, "")
     try:
         assert cli("up", DEEPSEEK, "--no-smoke").code == 0
-        listed = cli("sweep", "--json")
+        assert cli("sweep", "--json").json()["found"] == [], "a finished up deployment is not a leftover"
+        listed = cli("sweep", "--include-up", "--json")
         assert listed.code == 0, listed
         assert {r["kind"] for r in listed.json()["found"]} == {"model", "connector", "model_group"}
         assert not set(foreign.values()) & {r["id"] for r in listed.json()["found"]}
         assert len(ours(clean_cluster)) == 3, "listing must delete nothing"
-        swept = cli("sweep", "--yes", "--json")
+        swept = cli("sweep", "--include-up", "--yes", "--json")
         assert swept.code == 0, swept
         assert len(swept.json()["deleted"]) == 3 and ours(clean_cluster) == []
         ml = clean_cluster.plugins.ml

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,11 +105,34 @@ def test_undeployed_model_is_deployed_again() -> None:
     assert "UNDEPLOYED" in plan.action("model").reason
 
 
-def test_rotated_key_replaces_connector_and_model() -> None:
+def test_the_config_digest_is_not_derived_from_the_key() -> None:
+    # nothing stored in the cluster may be derived from a secret: a digest over the key would let
+    # anyone who reads model descriptions confirm a guessed key
     old = blueprint(key="sk-old-key-0000000000")
-    plan = planner.build(blueprint(), provisioned_facts(old), names_for(old), "run2")
+    new = blueprint(key="sk-new-key-1111111111")
+    assert fingerprint(old.connector.body) == fingerprint(new.connector.body)
+    plan = planner.build(new, provisioned_facts(old), names_for(old), "run2")
+    assert plan.action("connector").op == "noop" and plan.action("model").op == "noop"
+    assert "sk-old-key" not in json.dumps(plan.to_dict()) and "sk-new-key" not in json.dumps(plan.to_dict())
+
+
+def test_a_changed_endpoint_still_replaces_connector_and_model() -> None:
+    old = blueprint()
+    changed = blueprint(base_url="http://127.0.0.1:9999")
+    plan = planner.build(changed, provisioned_facts(old), names_for(old), "run2")
     assert plan.action("connector").op == "replace"
     assert plan.action("model").op == "replace"
+
+
+def test_marker_records_the_run_kind_and_reads_old_markers() -> None:
+    up = Marker("20261121T000000-abcdef", "deepseek-chat", "2026-11-21T00:00:00Z", "0123abcd", "up")
+    smoke = Marker("20261121T000000-abcdef", "deepseek-chat", "2026-11-21T00:00:00Z", None, "smoke")
+    assert parse_marker(with_marker("x", up)) == up and parse_marker(with_marker("x", smoke)) == smoke
+    old = parse_marker("x (opensearch-llm run:20261121T000000-abcdef blueprint:deepseek-chat "
+                       "created:2026-11-21T00:00:00Z)")
+    assert old is not None and old.kind is None
+    assert old.run_kind("deepseek-chat") == "up"
+    assert old.run_kind("deepseek-chat-20261121T000000-abcdef") == "smoke"
 
 
 def test_foreign_model_group_with_our_name_is_refused() -> None:

@@ -1,0 +1,168 @@
+"""Restoring the cluster settings a run changed, from its journal, honouring every other run of ours.
+
+Every settings write of a run is journaled as a ``settings`` entry (with a sequence number) before
+it is sent; a restore writes ``settings_restored`` (done) or ``settings_deferred`` (another run's
+connector still needs an entry, or a connector of this run could not be deleted). Deferred
+restores are finished by the next ``down`` or ``sweep`` (:func:`retry_deferred`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+
+from opensearch_llm.errors import OpenSearchLLMError
+from opensearch_llm.lifecycle.events import RunOptions, StepTimer
+from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
+from opensearch_llm.lifecycle.journal import Journal, runs, same_cluster, start_entry, still_running
+from opensearch_llm.lifecycle.plan import endpoint_urls
+from opensearch_llm.lifecycle.teardown import TeardownReport
+from opensearch_llm.resources import connector, settings
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+
+class ClusterId:
+    """The cluster's UUID, asked for once and only when a journal needs comparing."""
+
+    def __init__(self, client: "OpenSearch") -> None:
+        self.client = client
+        self._value: Optional[str] = None
+
+    @property
+    def value(self) -> str:
+        """The UUID (``GET /``)."""
+        if self._value is None:
+            from opensearch_llm.lifecycle.facts import cluster_uuid
+
+            self._value = cluster_uuid(self.client)
+        return self._value
+
+    def owns(self, journal: Journal) -> bool:
+        """True when ``journal``'s run was on this cluster."""
+        return same_cluster(journal.entries(), self.value)
+
+
+def settings_change_from(entry: dict) -> settings.SettingsChange:
+    """Rebuild a SettingsChange from its journal entry."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in entry["change"].items()}
+    return settings.SettingsChange(**fields)
+
+
+def pending_changes(entries: list[dict]) -> list[tuple[int, settings.SettingsChange]]:
+    """(seq, change) of every journaled settings write not restored yet, newest first."""
+    writes = [e for e in entries if e["event"] == "settings"]
+    done = {e.get("seq") for e in entries if e["event"] == "settings_restored"}
+    if None in done:  # a journal from before sequence numbers: one restore covered its one write
+        return []
+    pending = [(e.get("seq", 0), settings_change_from(e)) for e in writes if e.get("seq", 0) not in done]
+    return sorted(pending, key=lambda item: item[0], reverse=True)
+
+
+def urls_still_needed(client: "OpenSearch", leaving: Iterable[str], known: Optional[list[Owned]] = None) -> list[str]:
+    """Endpoint URLs of our connectors that stay in the cluster (their trusted regexes must stay).
+
+    ``known`` is a listing taken earlier in the same teardown, saving a search.
+    """
+    gone = set(leaving)
+    connectors = [c for c in known if c.kind == "connector"] if known is not None \
+        else owned("connector", connector.list_marked(client))
+    return [url for c in connectors if c.id not in gone for url in endpoint_urls(c.doc)]
+
+
+def restore_journaled(client: "OpenSearch", journal: Journal, options: RunOptions,
+                      still_needed: Iterable[str] = (), defer: bool = False) -> TeardownReport:
+    """Undo ``journal``'s pending settings writes, newest first; ``defer`` postpones them all."""
+    report = TeardownReport()
+    needed = list(still_needed)
+    for seq, change in pending_changes(journal.entries()):
+        if not change.changes:
+            continue
+        timer = StepTimer(options, "restore settings")
+        if defer:
+            journal.write("settings_deferred", seq=seq)
+            report.notes.append("cluster settings left as they are: a connector of this run is still there; "
+                                "the next down or sweep restores them")
+            timer.done("deferred: a connector is still there")
+            continue
+        try:
+            outcome = settings.restore(client, change, needed)
+        except OpenSearchLLMError as exc:
+            report.errors.append(f"settings: {exc}")
+            timer.done(str(exc), status="failed")
+            continue
+        report.notes.extend(outcome.notes)
+        journal.write("settings_restored" if outcome.complete else "settings_deferred", seq=seq)
+        timer.done("; ".join(outcome.notes) or "restored")
+    return report
+
+
+def retry_deferred(client: "OpenSearch", directories: Sequence[Path], options: RunOptions,
+                   cluster: Optional[ClusterId] = None) -> TeardownReport:
+    """Finish settings restores that earlier runs on this cluster deferred; one listing of our connectors for all."""
+    report = TeardownReport()
+    needed: Optional[list[str]] = None
+    cluster = cluster or ClusterId(client)
+    for journal in runs(directories):
+        entries = journal.entries()
+        if not any(e["event"] == "settings_deferred" for e in entries) or not pending_changes(entries):
+            continue
+        if not cluster.owns(journal):
+            continue
+        needed = urls_still_needed(client, ()) if needed is None else needed
+        report.merge(restore_journaled(client, journal, options, needed))
+    return report
+
+
+def restore_runs(client: "OpenSearch", journals: Iterable[Journal], options: RunOptions,
+                 still_needed: Iterable[str]) -> TeardownReport:
+    """Restore the pending settings of several runs (``down`` of a blueprint, ``sweep``)."""
+    report = TeardownReport()
+    needed = list(still_needed)
+    for journal in journals:
+        report.merge(restore_journaled(client, journal, options, needed))
+    return report
+
+
+def orphaned(directories: Sequence[Path], alive_runs: set, cluster: ClusterId, *, run: Optional[str] = None,
+             blueprint: Optional[str] = None, older_than: Optional[timedelta] = None) -> list[Journal]:
+    """Journals of this cluster with settings still to restore whose run has nothing left in it (swept
+    elsewhere, or killed before its first create) and whose process is not running any more."""
+    now = datetime.now(timezone.utc)
+    out = []
+    for journal in runs(directories):
+        if journal.run_id in alive_runs or (run and journal.run_id != run):
+            continue
+        entries = journal.entries()
+        if not pending_changes(entries) or still_running(entries) or not cluster.owns(journal):
+            continue
+        start = start_entry(entries)
+        if blueprint and start.get("blueprint") != blueprint:
+            continue
+        if older_than and now - _started(start, now) < older_than:
+            continue
+        out.append(journal)
+    return out
+
+
+def _started(start: dict, now: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(start["ts"])
+    except (KeyError, ValueError):
+        return now
+
+
+def restore_after_sweep(client: "OpenSearch", swept: set, directories: Sequence[Path], options: RunOptions, *,
+                        run: Optional[str] = None, blueprint: Optional[str] = None,
+                        older_than: Optional[timedelta] = None) -> TeardownReport:
+    """Restore the settings of the swept runs, of orphaned journals, and deferred restores (this cluster only)."""
+    listing = all_owned(client)
+    cluster = ClusterId(client)
+    journals = [j for j in (Journal.find(directories, r) for r in sorted(swept, reverse=True)) if cluster.owns(j)]
+    journals += orphaned(directories, {r.marker.run for r in listing} | swept, cluster, run=run,
+                         blueprint=blueprint, older_than=older_than)
+    report = restore_runs(client, journals, options, urls_still_needed(client, (), listing))
+    report.merge(retry_deferred(client, directories, options, cluster))
+    return report

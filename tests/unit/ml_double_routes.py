@@ -1,0 +1,245 @@
+"""Route handlers of :class:`tests.unit.ml_double.MLDouble`: OpenSearch core, cluster settings, ML Commons.
+
+Each handler gets ``(double, params, body, *path_groups)`` and returns a JSON-ready answer (status
+200) or ``(status, answer)``; :class:`Refused` answers an OpenSearch-shaped error. Handlers run
+under the double's lock. Reasons and statuses follow ML Commons 2.19/3.x (see README "Facts
+checked on real nodes").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
+AUTO_DEPLOY = "plugins.ml_commons.model_auto_deploy.enable"
+INDEX = {"model_group": ".plugins-ml-model-group", "connector": ".plugins-ml-connector", "model": ".plugins-ml-model"}
+LIVE = ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED")
+SAFE = re.compile(r"[\w\s.,!?():@\-'/\"]*")
+ML = "/_plugins/_ml"
+ROUTES: list = []
+
+
+class Refused(Exception):
+    """An error answer: ``status`` with ``{"error": {"type", "reason", "root_cause"}, "status"}``."""
+
+    def __init__(self, status: int, reason: str, type_: str = "status_exception") -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.type = status, reason, type_
+
+    def body(self) -> dict:
+        cause = {"type": self.type, "reason": self.reason}
+        return {"error": {"root_cause": [dict(cause)], **cause}, "status": self.status}
+
+
+def route(methods: str, pattern: str) -> Callable:
+    def register(fn: Callable) -> Callable:
+        for method in methods.split(","):
+            ROUTES.append((method, re.compile(pattern), fn))
+        return fn
+    return register
+
+
+def dispatch(d: Any, method: str, path: str, params: dict, body: Any) -> tuple[int, Any]:
+    """The status and JSON answer of one request (state already changed when it returns)."""
+    for verb, pattern, fn in ROUTES:
+        found = pattern.fullmatch(path)
+        if verb == method and found:
+            try:
+                out = fn(d, params, body if body is not None else {}, *found.groups())
+            except Refused as exc:
+                return exc.status, exc.body()
+            return out if isinstance(out, tuple) else (200, out)
+    return 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+
+
+# --- OpenSearch core ---------------------------------------------------------------------------
+
+NODE_ID = "dblNode0000000000000"
+
+
+@route("GET,HEAD", "/")
+def info(d: Any, params: dict, body: Any) -> Any:
+    return {"name": "ml-double", "cluster_name": "ml-double", "cluster_uuid": getattr(d, "cluster_uuid", "ml-double-uuid"),
+            "version": {"distribution": "opensearch", "number": d.version, "build_type": "tar"},
+            "tagline": "The OpenSearch Project: https://opensearch.org/"}
+
+
+@route("GET", r"/_nodes(?:/([^/]+))?(?:/([^/]+))?")
+def nodes(d: Any, params: dict, body: Any, *_: Any) -> Any:
+    plugins = [{"name": n, "version": f"{d.version}.0"} for n in ("opensearch-job-scheduler", "opensearch-ml")]
+    node = {"name": "ml-double-node", "host": "127.0.0.1", "ip": "127.0.0.1", "version": d.version,
+            "roles": list(d.roles), "plugins": plugins if d.ml_plugin else []}
+    return {"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "ml-double",
+            "nodes": {NODE_ID: node}}
+
+
+@route("GET", "/_cat/plugins")
+def cat_plugins(d: Any, params: dict, body: Any) -> Any:
+    names = ("opensearch-job-scheduler", "opensearch-ml") if d.ml_plugin else ()
+    return [{"name": "ml-double-node", "component": n, "version": f"{d.version}.0"} for n in names]
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def nest(flat: dict) -> dict:
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def as_setting(value: Any) -> Any:
+    """How OpenSearch echoes a setting value: strings, lists of strings."""
+    if isinstance(value, (list, tuple)):
+        return [as_setting(v) for v in value]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@route("GET", "/_cluster/settings")
+def get_settings(d: Any, params: dict, body: Any) -> Any:
+    shape = (lambda x: dict(x)) if str(params.get("flat_settings")).lower() == "true" else nest
+    out = {"persistent": shape(d.persistent), "transient": shape(d.transient)}
+    if str(params.get("include_defaults")).lower() == "true":
+        out["defaults"] = shape({k: v for k, v in d.defaults.items() if k not in d.persistent and k not in d.transient})
+    return out
+
+
+@route("PUT", "/_cluster/settings")
+def put_settings(d: Any, params: dict, body: Any) -> Any:
+    echo = {}
+    for section, store in (("persistent", d.persistent), ("transient", d.transient)):
+        changed = flatten(body.get(section) or {})
+        for key, value in changed.items():
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = as_setting(value)
+        echo[section] = nest({k: as_setting(v) for k, v in changed.items() if v is not None})
+    return {"acknowledged": True, **echo}
+
+
+# --- searching the ML indices ------------------------------------------------------------------
+
+def tokens(text: Any) -> list:
+    return re.findall(r"[a-z0-9_]+", str(text).lower())
+
+
+def field_value(doc_id: str, doc: dict, name: str) -> Any:
+    if name == "_id":
+        return doc_id
+    value: Any = doc
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def matches(query: dict, doc_id: str, doc: dict) -> bool:
+    """A small subset of the query DSL: match_all, match, match_phrase, term(s), ids, exists, bool."""
+    (kind, spec), = query.items() if query else {"match_all": {}}.items()
+    if kind == "match_all":
+        return True
+    if kind == "bool":
+        clauses = lambda key: [spec[key]] if isinstance(spec.get(key), dict) else spec.get(key) or []
+        must = clauses("must") + clauses("filter")
+        should, must_not = clauses("should"), clauses("must_not")
+        return (all(matches(q, doc_id, doc) for q in must) and not any(matches(q, doc_id, doc) for q in must_not)
+                and (not should or bool(must) or any(matches(q, doc_id, doc) for q in should)))
+    if kind == "ids":
+        return doc_id in spec.get("values", [])
+    if kind == "exists":
+        return field_value(doc_id, doc, spec["field"]) is not None
+    (name, wanted), = spec.items()
+    if isinstance(wanted, dict):
+        wanted = wanted.get("query", wanted.get("value"))
+    keyword = name.endswith(".keyword")
+    value = field_value(doc_id, doc, name[: -len(".keyword")] if keyword else name)
+    if value is None:
+        return False
+    if kind in ("term", "terms"):
+        options = wanted if kind == "terms" else [wanted]
+        return any(str(w) == str(value) if keyword or name == "_id" else str(w).lower() in tokens(value)
+                   for w in options)
+    have, want = tokens(value), tokens(wanted)
+    if kind == "match":
+        return bool(set(have) & set(want))
+    if kind == "match_phrase":
+        return any(have[i:i + len(want)] == want for i in range(len(have) - len(want) + 1))
+    raise Refused(400, f"unknown query [{kind}]", "parsing_exception")
+
+
+def search(d: Any, kind: str, body: dict, public: Callable[[dict], dict]) -> Any:
+    if d.search_404_until_created and kind not in d.indices:
+        raise Refused(404, f"no such index [{INDEX[kind]}]", "index_not_found_exception")
+    found = [(i, doc) for i, doc in d.store(kind).items() if matches(body.get("query") or {}, i, doc)]
+    start, size = int(body.get("from", 0)), int(body.get("size", 10))
+    hits = [{"_index": INDEX[kind], "_id": i, "_version": 1, "_seq_no": n, "_primary_term": 1, "_score": 1.0,
+             "_source": public(doc)} for n, (i, doc) in enumerate(found[start:start + size])]
+    return {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": len(found), "relation": "eq"}, "max_score": 1.0 if hits else None,
+                     "hits": hits}}
+
+
+def written(kind: str, rid: str, result: str) -> dict:
+    return {"_index": INDEX[kind], "_id": rid, "_version": 2, "result": result, "forced_refresh": True,
+            "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 1, "_primary_term": 1}
+
+
+def check_names(d: Any, what: str, body: dict) -> None:
+    if int(d.version.split(".")[0]) < 3:
+        return
+    for key in ("name", "description"):
+        if not SAFE.fullmatch(str(body.get(key) or "")):
+            raise Refused(400, f"{what} {key} can only contain letters, numbers, spaces, and basic punctuation: "
+                               ".,!?():@-_'/\"", "illegal_argument_exception")
+
+
+# --- model groups ------------------------------------------------------------------------------
+
+@route("POST", f"{ML}/model_groups/_register")
+def register_group(d: Any, params: dict, body: dict) -> Any:
+    check_names(d, "Model group", body)
+    taken = [gid for gid, g in d.model_groups.items() if g["name"] == body.get("name")]
+    if taken:
+        raise Refused(400, f"The name you provided is already being used by a model group with ID: {taken[0]}.",
+                      "illegal_argument_exception")
+    now = d.now()
+    gid = d.add("model_group", {"name": body.get("name"), "latest_version": 0,
+                                "description": body.get("description", ""), "created_time": now,
+                                "last_updated_time": now})
+    return {"model_group_id": gid, "status": "CREATED"}
+
+
+@route("GET,POST", f"{ML}/model_groups/_search")
+def search_groups(d: Any, params: dict, body: dict) -> Any:
+    return search(d, "model_group", body, dict)
+
+
+@route("GET", f"{ML}/model_groups/([^/]+)")
+def get_group(d: Any, params: dict, body: dict, gid: str) -> Any:
+    if gid not in d.model_groups:
+        raise Refused(404, "Failed to find model group with the provided model group id")
+    return dict(d.model_groups[gid])
+
+
+@route("DELETE", f"{ML}/model_groups/([^/]+)")
+def delete_group(d: Any, params: dict, body: dict, gid: str) -> Any:
+    if gid not in d.model_groups:
+        return written("model_group", gid, "not_found")
+    if any(m.get("model_group_id") == gid for m in d.models.values()):
+        raise Refused(409, "Cannot delete the model group when it has associated model versions")
+    del d.model_groups[gid]
+    return written("model_group", gid, "deleted")
