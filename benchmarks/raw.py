@@ -32,10 +32,11 @@ def up(url: str, base_url: str, key: str, state_file: str, poll: float = 0.01) -
     group = s.post(f"{url}{ML}/model_groups/_register", json={"name": f"raw-{time.time_ns()}"}).json()["model_group_id"]
     connector = s.post(f"{url}{ML}/connectors/_create", json={
         "name": "raw", "version": "1", "protocol": "http",
-        "parameters": {"base_url": base_url, "model": "deepseek-chat"}, "credential": {"api_key": key},
+        "parameters": {"base_url": base_url, "model": "deepseek-flash"}, "credential": {"api_key": key},
         "actions": [{"action_type": "predict", "method": "POST", "url": "${parameters.base_url}/chat/completions",
                      "headers": {"Content-Type": "application/json", "Authorization": "Bearer ${credential.api_key}"},
-                     "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'}],
+                     "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages}, '
+                                     '"thinking": {"type": "disabled"} }'}],
     }).json()["connector_id"]
     model = s.post(f"{url}{ML}/models/_register?deploy=true", json={
         "name": "raw", "function_name": "remote", "model_group_id": group, "connector_id": connector}).json()["model_id"]

@@ -4,7 +4,10 @@ Cluster checks: reachable, version, ``opensearch-ml`` installed, remote inferenc
 host remote models.  Per blueprint: it loads (environment included); the settings that would block it
 (a check passes when ``up`` can make the change itself, and says what it will change); its upstream
 answers from this machine (Ollama ``GET /api/version``, OpenAI-compatible ``GET /models``: any HTTP
-status counts as reachable, a connection error or timeout fails).  No request carries a credential.
+status counts as reachable, a connection error or timeout fails; no credential is sent), and its preflight
+(:mod:`opensearch_llm.preflight`, the blueprint's own auth header sent: a refused key or a model not offered
+fails, a check that could not be made warns).  What needs no cluster (loading, upstream, preflight) runs for
+every blueprint before the first cluster request; the table still shows the cluster's rows first.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import mask_text
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+    from opensearch_llm.blueprint.model import Blueprint
 
 MIN_VERSION = (2, 9)          # remote connectors are generally available from 2.9
 PRIVATE_IP_SINCE = (2, 15)    # before 2.15 private and loopback endpoints are refused outright
@@ -39,6 +46,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False  # passed, but with a warning (shown as WARN)
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -68,7 +76,7 @@ def short_cause(text: str) -> str:
     return m[0].strip() if m else excerpt(text, 160)
 
 
-def _where(client: Any) -> str:
+def _where(client: "OpenSearch") -> str:
     host = (getattr(client.transport, "hosts", None) or [{}])[0]
     scheme = host.get("scheme") or ("https" if host.get("use_ssl") else "http")
     return f"{scheme}://{host.get('host', '?')}:{host.get('port', '?')}{host.get('url_prefix', '')}"
@@ -79,7 +87,7 @@ def _put(key: str, value: Any, section: str = "persistent") -> str:
     return f'PUT _cluster/settings {{"{section}": {{"{key}": {val}}}}}'
 
 
-def cluster_checks(client: Any) -> tuple[list[Check], Optional[ClusterState]]:
+def cluster_checks(client: "OpenSearch") -> tuple[list[Check], Optional[ClusterState]]:
     """Reachability, version, ML Commons and cluster-wide settings; the state is None when it cannot be read."""
     where = _where(client)
     try:
@@ -105,7 +113,7 @@ def cluster_checks(client: Any) -> tuple[list[Check], Optional[ClusterState]]:
         return checks, None
 
 
-def _cluster_details(client: Any, checks: list[Check],
+def _cluster_details(client: "OpenSearch", checks: list[Check],
                      version: tuple[int, int]) -> tuple[list[Check], Optional[ClusterState]]:
     plugins = client.cat.plugins(format="json")
     ml = sorted({p.get("version", "?") for p in plugins if p.get("component") == "opensearch-ml"})
@@ -125,7 +133,7 @@ def _cluster_details(client: Any, checks: list[Check],
     return checks, state
 
 
-def _nodes_check(client: Any) -> Check:
+def _nodes_check(client: "OpenSearch") -> Check:
     nodes = client.nodes.info().get("nodes", {})
     eligible = [n.get("name", nid) for nid, n in nodes.items() if set(n.get("roles", ())) & set(REMOTE_MODEL_ROLES)]
     detail = f"{len(eligible)} of {len(nodes)} node(s) have the data or ml role"
@@ -133,7 +141,7 @@ def _nodes_check(client: Any) -> Check:
                  "" if eligible else "add a node with the data or ml role (remote models deploy there)")
 
 
-def settings_check(blueprint: Any, state: ClusterState) -> Check:
+def settings_check(blueprint: "Blueprint", state: ClusterState) -> Check:
     """Would the cluster settings block ``blueprint``?  Passes, naming the change, when ``up`` can fix them."""
     urls = endpoint_urls(blueprint.connector.body)
     change = settings.plan_change(state.settings, urls)
@@ -166,22 +174,21 @@ def settings_check(blueprint: Any, state: ClusterState) -> Check:
     return Check(name, True, "up will " + "; ".join(will) + " (down restores them)")
 
 
-def is_ollama(blueprint: Any) -> bool:
+def is_ollama(blueprint: "Blueprint") -> bool:
     """True for blueprints that talk to an Ollama host (an ``ollama:`` section or an ``/api/`` endpoint)."""
     return blueprint.ollama is not None or any(
         urlsplit(u).path.startswith("/api/") for u in endpoint_urls(blueprint.connector.body))
 
 
-def upstream_base(blueprint: Any) -> str:
+def upstream_base(blueprint: "Blueprint") -> str:
     """The upstream's base URL: the ``base_url`` parameter, else the first endpoint's scheme and host."""
     base = blueprint.connector.parameters.get("base_url")
     if isinstance(base, str) and base.startswith(("http://", "https://")):
         return base.rstrip("/")
-    parts = urlsplit((endpoint_urls(blueprint.connector.body) or [""])[0])
-    return f"{parts.scheme}://{parts.netloc}"
+    return settings.origin((endpoint_urls(blueprint.connector.body) or [""])[0])
 
 
-def _base_variable(blueprint: Any) -> Optional[str]:
+def _base_variable(blueprint: "Blueprint") -> Optional[str]:
     try:
         m = _BASE_ENV.search(Path(blueprint.source).read_text(encoding="utf-8"))
     except OSError:
@@ -189,7 +196,7 @@ def _base_variable(blueprint: Any) -> Optional[str]:
     return m[1] if m else None
 
 
-def upstream_check(blueprint: Any, timeout: float = 3.0) -> Check:
+def upstream_check(blueprint: "Blueprint", timeout: float = 3.0) -> Check:
     """GET the upstream (no credentials sent); any HTTP answer passes, a connection error or timeout fails."""
     import requests
 
@@ -215,10 +222,40 @@ def upstream_check(blueprint: Any, timeout: float = 3.0) -> Check:
                                        "(from this machine)"))
 
 
-def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
-                     env: Optional[Mapping[str, str]] = None, env_file: Optional[str] = None,
-                     overrides: Sequence[str] = (), timeout: float = 3.0) -> list[Check]:
-    """Load one blueprint, then check the settings (when the cluster was readable) and its upstream."""
+def preflight_check(blueprint: "Blueprint", timeout: float = 3.0) -> Check:
+    """The preflight (key accepted, model offered) as a row: FAIL on a refusal, WARN when it could not ask."""
+    from opensearch_llm.errors import PreflightRefused
+    from opensearch_llm.preflight import preflight
+
+    name = f"{blueprint.name}: preflight"
+    try:
+        report = preflight(blueprint, timeout=timeout, warn=lambda _message: None)
+    except PreflightRefused as exc:
+        return Check(name, False, mask_text(exc.message), mask_text(exc.hint or ""))
+    if report.status == "ok":
+        return Check(name, True, f"{report.provider} accepts the key and offers {report.model} "
+                                 f"({len(report.offered)} model(s) listed)")
+    detail = f"skipped: {report.reason}" if report.status == "skipped" else report.reason
+    return Check(name, True, mask_text(detail), warn=report.warned)
+
+
+@dataclass
+class _Offline:
+    """One blueprint's checks that need no cluster: it loads, its upstream, its preflight (``blueprint`` None
+    when it does not load)."""
+
+    blueprint: Optional["Blueprint"]
+    checks: list[Check]
+
+    def with_settings(self, state: Optional[ClusterState]) -> list[Check]:
+        """The rows in table order: blueprint, settings (when the cluster was readable), upstream, preflight."""
+        if self.blueprint is None or state is None:
+            return list(self.checks)
+        return self.checks[:1] + [settings_check(self.blueprint, state)] + self.checks[1:]
+
+
+def _offline_checks(path: Union[str, Path], *, env: Optional[Mapping[str, str]], env_file: Optional[str],
+                    overrides: Sequence[str], timeout: float, preflight: bool) -> _Offline:
     from opensearch_llm.blueprint import load_blueprint
 
     try:
@@ -227,20 +264,32 @@ def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
         problems = "; ".join(str(p) for p in exc.problems[:3])
         fix = ("set the variables (see .env.example) or put them in .env / --env-file"
                if isinstance(exc, MissingEnvError) else f"run: opensearch-llm validate {path}")
-        return [Check(f"{path}: blueprint", False, mask_text(excerpt(problems, 300)), fix)]
-    checks = [Check(f"{bp.name}: blueprint", True, f"{bp.source} loads and validates")]
-    if state is not None:
-        checks.append(settings_check(bp, state))
-    checks.append(upstream_check(bp, timeout))
-    return checks
+        return _Offline(None, [Check(f"{path}: blueprint", False, mask_text(excerpt(problems, 300)), fix)])
+    checks = [Check(f"{bp.name}: blueprint", True, f"{bp.source} loads and validates"), upstream_check(bp, timeout)]
+    if preflight:
+        checks.append(preflight_check(bp, timeout))
+    return _Offline(bp, checks)
 
 
-def run(client: Any, blueprints: Sequence[Union[str, Path]] = (), *, env: Optional[Mapping[str, str]] = None,
-        env_file: Optional[str] = None, overrides: Sequence[str] = (), timeout: float = 3.0) -> list[Check]:
-    """Every check: the cluster's, then each blueprint's (upstreams are checked even when the cluster is not)."""
+def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
+                     env: Optional[Mapping[str, str]] = None, env_file: Optional[str] = None,
+                     overrides: Sequence[str] = (), timeout: float = 3.0, preflight: bool = True) -> list[Check]:
+    """Load one blueprint, then check the settings (when the cluster was readable), its upstream and preflight."""
+    return _offline_checks(path, env=env, env_file=env_file, overrides=overrides, timeout=timeout,
+                           preflight=preflight).with_settings(state)
+
+
+def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, env: Optional[Mapping[str, str]] = None,
+        env_file: Optional[str] = None, overrides: Sequence[str] = (), timeout: float = 3.0,
+        preflight: bool = True) -> list[Check]:
+    """Every check, shown the cluster's first, then each blueprint's (upstreams are checked even when the
+    cluster is not).  Every blueprint is loaded and its upstream and preflight asked before the first cluster
+    request; its settings row comes from the cluster's state afterwards."""
+    offline = [_offline_checks(path, env=env, env_file=env_file, overrides=overrides, timeout=timeout,
+                               preflight=preflight) for path in blueprints]
     checks, state = cluster_checks(client)
-    for path in blueprints:
-        checks += blueprint_checks(path, state, env=env, env_file=env_file, overrides=overrides, timeout=timeout)
+    for found in offline:
+        checks += found.with_settings(state)
     return checks
 
 
@@ -249,9 +298,10 @@ def render(checks: Sequence[Check]) -> str:
     width = max((len(c.name) for c in checks), default=0)
     lines = []
     for c in checks:
-        lines.append(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        lines.append(f"{('WARN' if c.warn else 'PASS') if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
         if not c.ok and c.fix:
             lines.append(f"{'':4}  {'':<{width}}  fix: {c.fix}")
     failed = sum(not c.ok for c in checks)
-    lines.append(f"{len(checks) - failed} passed, {failed} failed")
+    warned = sum(c.ok and c.warn for c in checks)
+    lines.append(f"{len(checks) - failed} passed, {failed} failed" + (f", {warned} warning(s)" if warned else ""))
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from opensearch_llm.blueprint.model import (
     ModelSpec,
     OllamaSpec,
     PredictSpec,
+    PreflightSpec,
     SmokeSpec,
     parse_duration,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ModelSpec",
     "OllamaSpec",
     "PredictSpec",
+    "PreflightSpec",
     "SCHEMA",
     "SmokeSpec",
     "analyse",

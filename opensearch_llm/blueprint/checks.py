@@ -13,14 +13,17 @@ from typing import Any, Callable, Dict, List, Optional, Set
 from urllib.parse import urlparse
 
 from opensearch_llm.errors import Problem
+from opensearch_llm.blueprint.access import check_access
+from opensearch_llm.blueprint.checks_upstream import CRED_REF, check_reasoning_effort, credential_destination
 from opensearch_llm.blueprint.model import parse_duration
-from opensearch_llm.blueprint.paths import parse_path
+from opensearch_llm.blueprint.paths import parse_path, split_wildcard
 from opensearch_llm.blueprint.schema import ACTION_TYPES
 from opensearch_llm.blueprint.source import KeyPath, Locator
 
 PARAM_REF = re.compile(r"\$\{parameters\.([^}]+)\}")
-CRED_REF = re.compile(r"\$\{credential\.([^}]+)\}")
-SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "api_key"}
+#: A header whose name contains one of these (case-insensitive) carries a secret: Authorization, api-key,
+#: x-goog-api-key, Ocp-Apim-Subscription-Key, X-Auth-Token, x-amz-security-token, x-signature, ...
+SECRET_HEADER = re.compile(r"key|secret|token|auth|signature", re.I)
 CONDITIONS = ("equals", "contains", "regex", "not_empty", "length")
 EXPECT_KEYS = frozenset(CONDITIONS) | {"path", "ignore_case"}
 UNKNOWN_SAMPLE = "1"  # valid JSON both inside quotes and as a bare value
@@ -96,6 +99,11 @@ def url_problem(url: str) -> Optional[str]:
     return None
 
 
+def is_secret_header(name: str) -> bool:
+    """True when a header named ``name`` carries a secret (its name contains key, secret, token, auth or signature)."""
+    return bool(SECRET_HEADER.search(name))
+
+
 def check_headers(ctx: _Context, path: KeyPath, headers: Dict[str, Any]) -> List[Problem]:
     """Header placeholders must resolve, and secret-looking headers must use ``${credential.*}``."""
     problems: List[Problem] = []
@@ -106,8 +114,7 @@ def check_headers(ctx: _Context, path: KeyPath, headers: Dict[str, Any]) -> List
         problems += ctx.credential_problems(where, value)
         problems += [ctx.loc.problem(where, f"placeholder ${{parameters.{p}}} is not defined in connector.parameters")
                      for p in ctx.undefined_params(value)]
-        lowered = str(name).lower()
-        if (lowered in SECRET_HEADERS or "token" in lowered) and "${credential." not in value:
+        if is_secret_header(str(name)) and "${credential." not in value:
             problems.append(ctx.loc.problem(where, f"literal secret in header '{name}': use ${{credential.<name>}}"))
     return problems
 
@@ -171,9 +178,9 @@ def check_actions(data: Dict[str, Any], loc: Locator) -> List[Problem]:
 
 
 def check_durations(data: Dict[str, Any], loc: Locator) -> List[Problem]:
-    """``deploy.timeout`` and ``smoke.timeout`` must be positive durations."""
+    """``deploy.timeout``, ``smoke.timeout`` and ``predict.timeout`` must be positive durations."""
     problems: List[Problem] = []
-    for section in ("deploy", "smoke"):
+    for section in ("deploy", "smoke", "predict"):
         block = _dict(data.get(section))
         if "timeout" in block:
             try:
@@ -235,8 +242,37 @@ def check_predict_and_ollama(data: Dict[str, Any], loc: Locator) -> List[Problem
     return problems
 
 
+def check_preflight(data: Dict[str, Any], loc: Locator) -> List[Problem]:
+    """``preflight``: its URL and headers resolve like an action's, ``models`` is a path, ``model`` resolves."""
+    raw = data.get("preflight")
+    if not isinstance(raw, dict) or raw.get("enabled") is False:
+        return []
+    ctx = _Context(data, loc)
+    problems: List[Problem] = []
+    if isinstance(raw.get("url"), str) and raw["url"]:
+        problems += check_url(ctx, ("preflight", "url"), raw["url"])
+        problems += credential_destination(data, loc, raw)
+    if isinstance(raw.get("headers"), dict):
+        problems += check_headers(ctx, ("preflight", "headers"), raw["headers"])
+    if isinstance(raw.get("models"), str) and raw["models"]:
+        try:
+            split_wildcard(raw["models"])
+        except ValueError as exc:
+            problems.append(loc.problem(("preflight", "models"), f"bad path {raw['models']!r}: {exc}"))
+    model = raw.get("model", "${parameters.model}")
+    if isinstance(model, str):
+        where = ("preflight", "model") if "model" in raw else ("preflight",)
+        problems += [loc.problem(where, f"placeholder ${{parameters.{name}}} is not defined in connector.parameters"
+                                        + ("" if "model" in raw else " (set preflight.model)"))
+                     for name in ctx.undefined_params(model)]
+        problems += [loc.problem(where, "the model must not come from a credential")
+                     for _ in CRED_REF.findall(model)[:1]]
+    return problems
+
+
 CHECKS: List[Callable[[Dict[str, Any], Locator], List[Problem]]] = [
-    check_actions, check_durations, check_smoke, check_predict_and_ollama,
+    check_actions, check_durations, check_smoke, check_predict_and_ollama, check_preflight, check_reasoning_effort,
+    check_access,
 ]
 
 

@@ -28,7 +28,8 @@ CREDENTIAL_PATH: KeyPath = ("connector", "credential")
 _ENV_REF = re.compile(r"\$\{env:([^}]*)\}")
 _ENV_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.S)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.I)
+#: A name that holds a secret (variables, connector parameters): its value is registered and masked.
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.I)
 
 
 @dataclass
@@ -86,7 +87,7 @@ def check_required_env(data: Dict[str, Any], locator: Locator, lookup: EnvLookup
         if value is None:
             missing.add(name)
             problems.append(locator.problem(("requires_env", i), lookup.missing_message(name)))
-        elif _SECRET_NAME.search(name):
+        elif SECRET_NAME.search(name):
             register_secret(value)
     return problems, missing
 
@@ -128,7 +129,7 @@ class _Interpolator:
         name, default = body.group(1), body.group(2)
         value = self.lookup.get(name)
         if value is not None:
-            if _SECRET_NAME.search(name) or path[:2] == CREDENTIAL_PATH:
+            if SECRET_NAME.search(name) or path[:2] == CREDENTIAL_PATH:
                 register_secret(value)
                 self.result.secret_values.add(value)
             return value

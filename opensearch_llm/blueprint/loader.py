@@ -13,11 +13,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from opensearch_llm.errors import BlueprintError, MissingEnvError, Problem
 from opensearch_llm.blueprint.model import (
     DEFAULT_ANSWER, DEFAULT_TIMEOUT, Blueprint, ConnectorSpec, DeploySpec, Expectation, ModelGroupSpec,
-    ModelSpec, OllamaSpec, PredictSpec, SmokeSpec, parse_duration,
+    ModelSpec, OllamaSpec, PredictSpec, PreflightSpec, SmokeSpec, parse_duration,
 )
 from opensearch_llm.blueprint.validate import analyse
 
 PathArg = Union[str, Path]
+ACCESS_FIELDS = ("access_mode", "backend_roles", "add_all_backend_roles")
 CONNECTOR_KEYS = ("name", "description", "version", "protocol", "parameters", "credential",
                   "client_config", "actions")
 
@@ -46,8 +47,11 @@ def _connector(data: Dict[str, Any], name: str, description: str) -> ConnectorSp
 def _predict(data: Dict[str, Any]) -> PredictSpec:
     raw = _section(data, "predict")
     style = raw.get("style", "messages")
+    smoke = _section(data, "smoke")
+    timeout = raw.get("timeout", smoke.get("timeout"))
     return PredictSpec(style=style, input=raw.get("input", style), answer=raw.get("answer", DEFAULT_ANSWER),
-                       reasoning=raw.get("reasoning"))
+                       reasoning=raw.get("reasoning"),
+                       timeout=parse_duration(timeout) if timeout is not None else DEFAULT_TIMEOUT)
 
 
 def _smoke(data: Dict[str, Any], predict: PredictSpec) -> SmokeSpec:
@@ -70,6 +74,17 @@ def _ollama(data: Dict[str, Any], connector: ConnectorSpec) -> Optional[OllamaSp
     return OllamaSpec(pull=bool(raw.get("pull", False)), model=model, host=host)
 
 
+def _preflight(data: Dict[str, Any]) -> Optional[PreflightSpec]:
+    if "preflight" not in data:
+        return None
+    raw = _section(data, "preflight")
+    headers = raw.get("headers")
+    return PreflightSpec(url=raw.get("url", ""), models=raw.get("models", ""),
+                         model=raw.get("model", PreflightSpec.model),
+                         headers=dict(headers) if isinstance(headers, dict) else None,
+                         enabled=raw.get("enabled", True) is not False)
+
+
 def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
     """The typed :class:`Blueprint` for validated, interpolated ``data`` read from ``source``."""
     name = data["blueprint"]
@@ -85,7 +100,8 @@ def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
         description=description,
         source=source,
         requires_env=tuple(data.get("requires_env", ())),
-        model_group=ModelGroupSpec(group.get("name") or name, group.get("description", description)),
+        model_group=ModelGroupSpec(group.get("name") or name, group.get("description", description),
+                                   {k: v for k, v in group.items() if k in ACCESS_FIELDS}),
         connector=connector,
         model=ModelSpec(model.get("name") or name, model.get("description", description),
                         model.get("function_name", "remote"), extra),
@@ -93,6 +109,7 @@ def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
         smoke=_smoke(data, predict),
         predict=predict,
         ollama=_ollama(data, connector),
+        preflight=_preflight(data),
     )
 
 

@@ -102,10 +102,11 @@ class Expectation:
 
 @dataclass(frozen=True)
 class ModelGroupSpec:
-    """The model group to create."""
+    """The model group to create; ``access`` holds ``access_mode``, ``backend_roles``, ``add_all_backend_roles``."""
 
     name: str
     description: str = ""
+    access: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class PredictSpec:
     input: str = "messages"
     answer: str = DEFAULT_ANSWER
     reasoning: Optional[str] = None
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,21 @@ class OllamaSpec:
     pull: bool = False
     model: Optional[str] = None
     host: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PreflightSpec:
+    """The upstream check before any cluster request (see :mod:`opensearch_llm.preflight`).
+
+    ``url``, ``model`` and ``headers`` are templates with ``${parameters.x}``/``${credential.x}``;
+    ``headers`` None means the predict action's headers; ``models`` is a path with one ``[*]``.
+    """
+
+    url: str = ""
+    models: str = ""
+    model: str = "${parameters.model}"
+    headers: Optional[Dict[str, str]] = None
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,13 +216,15 @@ class Blueprint:
     smoke: SmokeSpec
     predict: PredictSpec
     ollama: Optional[OllamaSpec] = None
+    preflight: Optional[PreflightSpec] = None
 
     def to_dict(self, masked: bool = True) -> Dict[str, Any]:
         """A plain-dict view; with ``masked`` (default) credentials read ``***``, else they stay Secrets."""
         data = {
             "blueprint": self.name, "description": self.description, "source": self.source,
             "requires_env": list(self.requires_env),
-            "model_group": {"name": self.model_group.name, "description": self.model_group.description},
+            "model_group": {"name": self.model_group.name, "description": self.model_group.description,
+                            **self.model_group.access},
             "connector": self.connector.body,
             "model": {"name": self.model.name, "description": self.model.description,
                       "function_name": self.model.function_name, **self.model.extra},
@@ -213,9 +232,13 @@ class Blueprint:
             "smoke": {"parameters": self.smoke.parameters, "timeout": self.smoke.timeout,
                       "expect": [_expectation_dict(e) for e in self.smoke.expect]},
             "predict": {"style": self.predict.style, "input": self.predict.input,
-                        "answer": self.predict.answer, "reasoning": self.predict.reasoning},
+                        "answer": self.predict.answer, "reasoning": self.predict.reasoning,
+                        "timeout": self.predict.timeout},
             "ollama": None if self.ollama is None else {
                 "pull": self.ollama.pull, "model": self.ollama.model, "host": self.ollama.host},
+            "preflight": None if self.preflight is None else {
+                "enabled": self.preflight.enabled, "url": self.preflight.url, "models": self.preflight.models,
+                "model": self.preflight.model, "headers": self.preflight.headers},
         }
         data = json.loads(json.dumps(mask_secrets(data))) if masked else _copy(data)
         return data

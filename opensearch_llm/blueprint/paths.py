@@ -2,7 +2,8 @@
 
 Grammar: segments separated by ``.``; a segment is a bare key (no ``.``, ``[``, ``]``, quotes or
 whitespace), optionally followed by list indexes ``[0]`` (negative counts from the end) or quoted
-keys ``["a.b"]``.  A path may also start with an index (``[0].name``).
+keys ``["a.b"]``.  A path may also start with an index (``[0].name``).  :func:`get_all` also takes one
+``[*]`` (every item of a list): ``data[*].id``.
 """
 
 from __future__ import annotations
@@ -132,3 +133,34 @@ def find_path(obj: Any, path: PathLike, default: Any = None) -> Any:
         return get_path(obj, path)
     except KeyError:
         return default
+
+
+WILDCARD = "[*]"
+
+
+def split_wildcard(expression: str) -> "tuple[List[Token], List[Token]]":
+    """``data[*].id`` -> (``["data"]``, ``["id"]``); without ``[*]`` the second part is empty.
+
+    Raise ``ValueError`` on bad syntax or on more than one ``[*]``.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise ValueError("empty path")
+    head, star, tail = expression.partition(WILDCARD)
+    if WILDCARD in tail:
+        raise ValueError("at most one [*] is allowed")
+    if star and tail and not tail.startswith((".", "[")):
+        raise ValueError(f"missing '.' after [*] at position {len(head) + len(star)}")
+    prefix = parse_path(head) if head else []
+    suffix = parse_path(tail.lstrip(".")) if tail else []
+    return prefix, suffix
+
+
+def get_all(obj: Any, expression: str) -> List[Any]:
+    """The values ``expression`` selects: with ``[*]``, the rest of the path in every item of that list;
+    without, the value itself, which must be a list.  Raise :class:`PathNotFound` (a ``KeyError``) or
+    ``ValueError`` when the data does not fit."""
+    prefix, suffix = split_wildcard(expression)
+    items = get_path(obj, prefix) if prefix else obj
+    if not isinstance(items, list):
+        raise ValueError(f"expected a list at {format_path(prefix) or '<root>'}, got {type(items).__name__}")
+    return [get_path(item, suffix) for item in items] if suffix else list(items)

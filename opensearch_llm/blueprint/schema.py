@@ -19,6 +19,7 @@ STYLES = ("messages", "prompt", "texts")
 ACTION_TYPES = ("predict", "execute", "batch_predict", "cancel_batch_predict", "batch_predict_status")
 METHODS = ("POST", "GET", "PUT", "DELETE")
 PROTOCOLS = ("http", "aws_sigv4")
+ACCESS_MODES = ("public", "private", "restricted")
 BACKOFF_POLICIES = ("constant", "exponential_equal_jitter", "exponential_full_jitter")
 
 
@@ -80,6 +81,9 @@ _ACTION = _object("Action", "One connector action (ML Commons ConnectorAction)."
                                                      "(${parameters.messages})."),
     "pre_process_function": _field("string", "Pre-process function", "Built-in name or Painless script."),
     "post_process_function": _field("string", "Post-process function", "Built-in name or Painless script."),
+    "name": _field("string", "Action name", "ML Commons 3.x; older lines skip it.", minLength=1),
+    "supports_structured_output": _field("boolean", "Supports structured output", "ML Commons 3.7+ (JSON schema "
+                                                                                  "enforcement); older lines skip it."),
 }, required=("action_type", "method", "url"))
 
 _CONNECTOR = _object("Connector", "The ML Commons connector body; ${parameters.*} and ${credential.*} "
@@ -112,6 +116,23 @@ _EXPECTATION = _object("Expectation", "One check on the smoke answer: exactly on
     "ignore_case": _field("boolean", "Ignore case", "Compare case-insensitively (equals, contains, regex)."),
 }, required=("path",))
 
+_PREFLIGHT = _object("Preflight", "Before plan, up, smoke and doctor touch the cluster, ask the provider from this "
+                                  "machine whether the key is accepted and the model offered. A refusal stops the run "
+                                  "(exit 2); an unreachable provider or a 404/405 on the listing only warns.", {
+    "enabled": _field("boolean", "Enabled", "false skips the check (like --no-preflight); default true."),
+    "url": _field("string", "Listing URL", "GET this URL, e.g. \"${parameters.base_url}/models\" (OpenAI-compatible) "
+                                           "or \"${parameters.base_url}/api/tags\" (Ollama); ${parameters.x} and "
+                                           "${credential.x} are filled from the connector.", minLength=1),
+    "models": _field("string", "Model ids", "Where the offered model ids are in the answer: a path with one [*] "
+                                            "for every item of a list, e.g. data[*].id or models[*].name.",
+                     minLength=1),
+    "model": _field("string", "Model", "The model that must be offered; default \"${parameters.model}\".",
+                    minLength=1),
+    "headers": _open_map("Headers", "Headers of the GET; default: the predict action's headers (its auth "
+                                    "header included).", {"type": "string"}),
+}, **{"if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+      "else": {"required": ["url", "models"]}})
+
 SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative description of one remote LLM "
                                                             "provisioned into OpenSearch ML Commons.", {
     "blueprint": _field("string", "Blueprint name", "Identity used in resource names and the ownership marker: "
@@ -124,6 +145,14 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
     "model_group": _object("Model group", "The model group to create.", {
         "name": _field("string", "Model group name", "Defaults to the blueprint name.", minLength=1),
         "description": _field("string", "Model group description", "Defaults to the blueprint description."),
+        "access_mode": _field("string", "Access mode", "Model access control (needs the security plugin and "
+                              "plugins.ml_commons.model_access_control_enabled): public, private or restricted.",
+                              enum=list(ACCESS_MODES)),
+        "backend_roles": _field("array", "Backend roles", "Roles that may use a restricted model group; "
+                                "exactly one of backend_roles and add_all_backend_roles with restricted.",
+                                items={"type": "string", "minLength": 1}, minItems=1, uniqueItems=True),
+        "add_all_backend_roles": _field("boolean", "Add all backend roles", "Give a restricted model group "
+                                        "every backend role of the user who registers it (not for admins)."),
     }),
     "connector": _CONNECTOR,
     "model": _object("Model", "The remote model to register and deploy.", {
@@ -151,7 +180,10 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
         "answer": _field("string", "Answer path", "Path to the answer in the predict response.", minLength=1),
         "reasoning": _field("string", "Reasoning path", "Path to the reasoning text, for reasoning models.",
                             minLength=1),
+        "timeout": _duration("Predict timeout", "How long predict/chat wait for the cluster's answer (default: "
+                                                "smoke.timeout). The call is never resent after a timeout."),
     }),
+    "preflight": _PREFLIGHT,
     "ollama": _object("Ollama", "Ollama host options.", {
         "pull": _field("boolean", "Pull", "Pull the model on the Ollama host before provisioning."),
         "model": _field("string", "Ollama model", "Model to pull; defaults to connector.parameters.model.",

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from opensearch_llm.cli.options import blueprint_options, connection_options, make_client
+from opensearch_llm.cli.options import blueprint_options, connection_options, make_client, preflight_option
 from opensearch_llm.cli.output import emit_json, json_option
 
 
@@ -14,7 +14,8 @@ from opensearch_llm.cli.output import emit_json, json_option
 
 Cluster: reachable, version, ML Commons installed, remote inference enabled, nodes for remote models. For each
 BLUEPRINT: it loads; the settings that would block it (passing when `up` can change them itself, saying what it
-will change); its upstream answers from this machine (any HTTP status counts; no credential is sent).
+will change); its upstream answers from this machine (any HTTP status counts; no credential is sent); its
+preflight: the provider accepts the key and offers the model (fails on a refusal, warns when it cannot ask).
 
 \b
 Example:
@@ -24,16 +25,18 @@ Example:
 @click.argument("blueprints", nargs=-1, type=click.Path())
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=3.0, show_default=True,
               help="Seconds to wait for each upstream.")
+@preflight_option
 @blueprint_options
 @connection_options
 @json_option
-def doctor(blueprints: tuple, timeout: float, env_file: Optional[str], overrides: tuple, as_json: bool,
-           **conn: Any) -> None:
+def doctor(blueprints: tuple, timeout: float, no_preflight: bool, env_file: Optional[str], overrides: tuple,
+           as_json: bool, **conn: Any) -> None:
     """Run the checks."""
     from opensearch_llm.doctor import render, run
     from opensearch_llm.errors import OpenSearchLLMError
 
-    checks = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout)
+    checks = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
+                 preflight=not no_preflight)
     failed = sum(not c.ok for c in checks)
     if as_json:
         emit_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})

@@ -1,4 +1,4 @@
-"""OpenAI / DeepSeek chat-completions wire format for the fakes: replies, validation, bodies, SSE.
+"""OpenAI / DeepSeek chat-completions wire format for the fakes: errors, the reply rule, message checks.
 
 Reply rule (shared by every fake, see :func:`fake_reply`):
 
@@ -8,20 +8,20 @@ Reply rule (shared by every fake, see :func:`fake_reply`):
 
 With ``tools`` in the request and ``weather`` in the last (user) message the answer is a tool
 call instead (:func:`fake_tool_call`).  Token counts are whitespace word counts.
+
+Request parameters are checked in :mod:`~opensearch_llm.testing._openai_params`; answers are
+built in :mod:`~opensearch_llm.testing._openai_answer`.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from dataclasses import dataclass
-from typing import Any, Callable, Container, Dict, Iterator, List, Optional, Tuple
-
-from opensearch_llm.testing._exchange import Exchange
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROLES = ("system", "user", "assistant", "tool")
 DESERIALIZE = "Failed to deserialize the JSON body into the target type"
+#: DeepSeek's answer when a thinking-mode tool-call turn comes back without its reasoning_content.
+PASSBACK = "The `reasoning_content` in the thinking mode must be passed back to the API."
 
 
 class WireError(Exception):
@@ -35,6 +35,11 @@ class WireError(Exception):
     def payload(self) -> Dict[str, Any]:
         """``{"error": {"message", "type", "param", "code"}}``."""
         return openai_error(self.message, self.type, self.code)
+
+
+def deserialize_error(detail: str) -> WireError:
+    """422: the body is JSON but does not fit the request type (DeepSeek's serde wording)."""
+    return WireError(f"{DESERIALIZE}: {detail}", status=422)
 
 
 def openai_error(message: str, type_: str, code: Optional[str], param: Optional[str] = None) -> Dict[str, Any]:
@@ -85,6 +90,11 @@ def fake_reply(messages: List[Dict[str, Any]]) -> str:
     return "pong" if "pong" in text.lower() else f"Echo: {text}"
 
 
+def fake_reasoning(messages: List[Dict[str, Any]]) -> str:
+    """The deterministic chain of thought: ``"Thinking about: <last user message>"``."""
+    return f"Thinking about: {last_user_text(messages)}"
+
+
 def fake_tool_call(messages: List[Dict[str, Any]], tools: Optional[List[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
     """``call_0`` to the first tool with ``{"city": "Paris"}`` when the last message is a user one about weather."""
     if not tools or not messages or messages[-1].get("role") != "user":
@@ -114,24 +124,13 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
-@dataclass
-class ChatRequest:
-    """A validated chat-completions request (unknown fields ignored)."""
-
-    model: str
-    messages: List[Dict[str, Any]]
-    tools: Optional[List[Dict[str, Any]]] = None
-    max_tokens: Optional[int] = None
-    stream: bool = False
-
-
 def _check_message(i: int, m: Any, tool_ids: set) -> None:
     if not isinstance(m, dict):
-        raise WireError(f"{DESERIALIZE}: messages[{i}]: invalid type, expected struct")
+        raise deserialize_error(f"messages[{i}]: invalid type, expected struct")
     role = m.get("role")
     if role not in ROLES:
-        raise WireError(f"{DESERIALIZE}: messages[{i}]: unknown variant `{role}`, expected one of "
-                        "`system`, `user`, `assistant`, `tool`")
+        raise deserialize_error(f"messages[{i}]: unknown variant `{role}`, expected one of "
+                                "`system`, `user`, `assistant`, `tool`")
     content = m.get("content")
     text_ok = isinstance(content, str) or (isinstance(content, list) and all(
         isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content))
@@ -149,118 +148,58 @@ def _check_message(i: int, m: Any, tool_ids: set) -> None:
                 tool_ids.add(c["id"])
         if not (text_ok or (content is None and calls)):
             raise WireError(f"messages[{i}]: assistant content must be a string unless tool_calls are present")
+        reasoning = m.get("reasoning_content")
+        if reasoning is not None and not isinstance(reasoning, str):
+            raise deserialize_error(f"messages[{i}].reasoning_content: invalid type, expected a string")
     elif not text_ok:
-        raise WireError(f"{DESERIALIZE}: messages[{i}]: `content` must be a string for role `{role}`")
+        raise deserialize_error(f"messages[{i}]: `content` must be a string for role `{role}`")
     if role == "tool" and m.get("tool_call_id") not in tool_ids:
         raise WireError(f"messages[{i}]: tool_call_id `{m.get('tool_call_id')}` does not match any preceding "
                         "assistant tool_calls id")
 
 
-def validate_chat_request(body: Any, models: Container[str],
-                          unknown_model: Optional[Callable[[str], WireError]] = None) -> ChatRequest:
-    """Check ``body`` like DeepSeek does; raise :class:`WireError` with a specific message."""
-    if not isinstance(body, dict):
-        raise WireError(f"{DESERIALIZE}: expected a JSON object")
-    model, messages = body.get("model"), body.get("messages")
-    if not isinstance(model, str):
-        raise WireError(f"{DESERIALIZE}: missing field `model`")
-    if model not in models:
-        raise (unknown_model(model) if unknown_model else WireError("Model Not Exist"))
+def check_messages(messages: Any) -> List[Dict[str, Any]]:
+    """Roles, contents, tool calls and tool answers, like DeepSeek checks them."""
     if not isinstance(messages, list):
-        raise WireError(f"{DESERIALIZE}: missing field `messages`")
+        raise deserialize_error("missing field `messages`")
     if not messages:
         raise WireError("Empty input messages")
     tool_ids: set = set()
     for i, m in enumerate(messages):
         _check_message(i, m, tool_ids)
-    tools = body.get("tools")
-    if tools is not None and (not isinstance(tools, list) or not all(
-            isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("function"), dict)
-            and isinstance(t["function"].get("name"), str) for t in tools)):
-        raise WireError("tools: each tool needs type \"function\" and function.name")
-    max_tokens = body.get("max_tokens")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise WireError("Invalid max_tokens value, the valid range of max_tokens is [1, 8192]")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise WireError(f"{DESERIALIZE}: stream: invalid type, expected a boolean")
-    return ChatRequest(model, messages, tools or None, max_tokens, stream)
+    return messages
 
 
-@dataclass
-class Answer:
-    """What the fake says: content or a tool call, optional reasoning, and token counts."""
-
-    content: Optional[str]
-    reasoning: Optional[str]
-    tool_call: Optional[Dict[str, Any]]
-    finish_reason: str
-    usage: Dict[str, Any]
-
-
-def plan_answer(req: ChatRequest) -> Answer:
-    """Work out the reply to a validated request (reasoning for models named ``*reasoner*``)."""
-    prompt_tokens = sum(count_words(message_text(m.get("content"))) for m in req.messages)
-    reasoning = f"Thinking about: {last_user_text(req.messages)}" if "reasoner" in req.model else None
-    call = fake_tool_call(req.messages, req.tools)
-    if call is not None:
-        content, finish, out_words = None, "tool_calls", count_words(call["function"]["arguments"])
-    else:
-        content, cut = truncate_words(fake_reply(req.messages), req.max_tokens)
-        finish, out_words = ("length" if cut else "stop"), count_words(content)
-    r_words = count_words(reasoning or "")
-    usage: Dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": out_words + r_words,
-                             "total_tokens": prompt_tokens + out_words + r_words,
-                             "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": prompt_tokens}
-    if reasoning is not None:
-        usage["completion_tokens_details"] = {"reasoning_tokens": r_words}
-    return Answer(content, reasoning, call, finish, usage)
+def user_turns(messages: Sequence[Dict[str, Any]]) -> List[List[Dict[str, Any]]]:
+    """The assistant messages between consecutive ``user`` messages (the last group may be open)."""
+    groups: List[List[Dict[str, Any]]] = [[]]
+    for m in messages:
+        if m.get("role") == "user":
+            groups.append([])
+        elif m.get("role") == "assistant":
+            groups[-1].append(m)
+    return [g for g in groups if g]
 
 
-def completion_body(req: ChatRequest, ans: Answer, completion_id: str, created: int) -> Dict[str, Any]:
-    """A non-streamed ``chat.completion`` object."""
-    message: Dict[str, Any] = {"role": "assistant", "content": ans.content}
-    if ans.reasoning is not None:
-        message["reasoning_content"] = ans.reasoning
-    if ans.tool_call is not None:
-        message["tool_calls"] = [ans.tool_call]
-    return {"id": completion_id, "object": "chat.completion", "created": created, "model": req.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": ans.finish_reason}],
-            "usage": ans.usage, "system_fingerprint": "fp_fake"}
+def check_reasoning_passback(messages: Sequence[Dict[str, Any]]) -> None:
+    """Thinking mode: between two user messages that saw a tool call, every assistant message must carry
+    its ``reasoning_content`` (any string); elsewhere it may be left out (and is ignored if sent)."""
+    for group in user_turns(messages):
+        if any(m.get("tool_calls") for m in group) and not all(
+                isinstance(m.get("reasoning_content"), str) for m in group):
+            raise WireError(PASSBACK)
 
 
-def stream_chunks(req: ChatRequest, ans: Answer, completion_id: str, created: int) -> Iterator[Dict[str, Any]]:
-    """The ``chat.completion.chunk`` objects of a streamed answer, in order (without ``[DONE]``)."""
-    def chunk(delta: Dict[str, Any], finish: Optional[str] = None) -> Dict[str, Any]:
-        return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": req.model,
-                "system_fingerprint": "fp_fake",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+def validate_chat_request(body: Any, models: Any, unknown_model: Any = None, *, deepseek: bool = False) -> Any:
+    """Check ``body`` like the provider does (see :func:`~opensearch_llm.testing._openai_params.validate_chat_request`)."""
+    from opensearch_llm.testing._openai_params import validate_chat_request as validate
 
-    yield chunk({"role": "assistant", "content": ""})
-    for piece in split_pieces(ans.reasoning or ""):
-        yield chunk({"content": None, "reasoning_content": piece})
-    if ans.tool_call is not None:
-        yield chunk({"tool_calls": [{"index": 0, **ans.tool_call}]})
-    for piece in split_pieces(ans.content or ""):
-        yield chunk({"content": piece})
-    last = chunk({"content": ""}, ans.finish_reason)
-    last["usage"] = ans.usage
-    yield last
+    return validate(body, models, unknown_model, deepseek=deepseek)
 
 
-def answer_chat_completion(ex: Exchange, models: Container[str], completion_id: str,
-                           unknown_model: Optional[Callable[[str], WireError]] = None) -> None:
-    """Validate ``ex``'s body and answer it as JSON or as an SSE stream."""
-    try:
-        req = validate_chat_request(ex.request.json, models, unknown_model)
-    except WireError as err:
-        return ex.send_json(err.status, err.payload())
-    ans, created = plan_answer(req), int(time.time())
-    if not req.stream:
-        return ex.send_json(200, completion_body(req, ans, completion_id, created))
-    ex.start_stream(200, "text/event-stream; charset=utf-8")
-    for c in stream_chunks(req, ans, completion_id, created):
-        ex.write(b"data: " + json.dumps(c).encode("utf-8") + b"\n\n")
-    ex.write(b"data: [DONE]\n\n")
-    ex.end_stream()
+def answer_chat_completion(ex: Any, models: Any, completion_id: str, unknown_model: Any = None, *,
+                           deepseek: bool = False) -> None:
+    """Validate and answer one chat-completions request (see :mod:`~opensearch_llm.testing._openai_answer`)."""
+    from opensearch_llm.testing._openai_answer import answer_chat_completion as answer
 
+    answer(ex, models, completion_id, unknown_model, deepseek=deepseek)

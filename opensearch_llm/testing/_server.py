@@ -9,6 +9,7 @@ checked before a route runs.  Standard library only.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import threading
 import time
@@ -17,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from opensearch_llm.testing._exchange import Exchange, RecordedRequest, _HTTPServer
 
-__all__ = ["Exchange", "FakeServer", "Faults", "RecordedRequest", "Route", "serve_until_signal"]
+__all__ = ["Exchange", "FakeServer", "Faults", "RecordedRequest", "Route", "add_fault_arguments",
+           "apply_fault_arguments", "serve_until_signal"]
 
 Route = Callable[[Exchange], None]
 _S = TypeVar("_S", bound="FakeServer")
@@ -251,3 +253,31 @@ def serve_until_signal(server: FakeServer) -> int:
     finally:
         server.stop()
     return 0
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """The standalone fakes' fault flags (see :class:`Faults`); they apply to every request until stopped."""
+    group = parser.add_argument_group("faults", "answer every request badly (until the server stops)")
+    group.add_argument("--fail-status", type=int, metavar="N", default=None,
+                       help="answer with HTTP status N and the provider's error body, e.g. 429, 500, 503")
+    group.add_argument("--retry-after", type=int, metavar="S", default=None,
+                       help="with --fail-status: add a Retry-After: S header")
+    group.add_argument("--delay", type=float, metavar="S", default=0.0,
+                       help="wait S seconds before answering (combines with the other flags)")
+    group.add_argument("--malformed", action="store_true",
+                       help="answer with 200 and a body cut off mid-JSON")
+
+
+def apply_fault_arguments(parser: argparse.ArgumentParser, server: FakeServer, args: argparse.Namespace) -> None:
+    """Set ``server.faults`` from :func:`add_fault_arguments` flags (``parser.error``, exit 2, when they clash)."""
+    status, retry_after = args.fail_status, args.retry_after
+    if status is not None and not 100 <= status <= 599:
+        parser.error(f"--fail-status must be an HTTP status (100-599), got {status}")
+    if retry_after is not None and status is None:
+        parser.error("--retry-after needs --fail-status")
+    if status is not None and args.malformed:
+        parser.error("--fail-status and --malformed exclude each other")
+    if args.delay < 0:
+        parser.error(f"--delay must not be negative, got {args.delay}")
+    server.faults.status, server.faults.retry_after = status, retry_after
+    server.faults.delay, server.faults.malformed_json = args.delay, bool(args.malformed)

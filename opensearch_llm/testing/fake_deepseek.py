@@ -1,22 +1,28 @@
 """An offline DeepSeek: a real HTTP server speaking the OpenAI/DeepSeek chat-completions wire format.
 
+It follows DeepSeek's V4 API as documented (api-docs.deepseek.com, November 2026):
+
+* models: ``deepseek-flash`` (DeepSeek-V4.1-Flash) and ``deepseek-v4-pro`` by default, plus the legacy
+  name ``deepseek-v4-flash``, which DeepSeek still answers (served by the flash model) but no longer
+  lists.  Any other name, the retired ``deepseek-chat`` and ``deepseek-reasoner`` included, gets
+  400 ``The supported API model names are deepseek-flash or deepseek-v4-pro, but you passed <name>.``
+* ``thinking`` is on unless the request sends ``"thinking": {"type": "disabled"}``; then the message
+  carries ``reasoning_content = "Thinking about: <last user message>"``.  ``reasoning_effort`` and the
+  parameter ranges are checked as in :mod:`~opensearch_llm.testing._openai_params`.
+* in thinking mode a tool-call turn must come back with its ``reasoning_content`` (400 otherwise).
+
 Routes: ``POST /chat/completions`` and ``/v1/chat/completions`` (JSON or SSE with
 ``"stream": true``), ``GET /models`` and ``/v1/models``.  Every route needs
 ``Authorization: Bearer <api_key>``; a wrong key gets DeepSeek's 401 with the key masked to
 its last four characters.
 
-Reply rule (computed by :func:`fake_reply`, so tests can predict it):
+Reply rule (:func:`fake_reply`): ``"Tool said: <content>"`` after a tool message, ``"pong"`` when the
+last user message contains ``pong``, else ``"Echo: <last user message>"``; ``tools`` plus ``weather``
+gives a tool call ``call_0`` to ``tools[0]`` with ``{"city": "Paris"}``; ``max_tokens`` cuts the reply
+to that many words (``finish_reason: "length"``).  Token counts are whitespace word counts.
 
-* the last message is a ``tool`` message        -> ``"Tool said: <its content>"``
-* the last user message contains ``pong``       -> ``"pong"`` (case-insensitive)
-* otherwise                                      -> ``"Echo: <last user message>"``
-* ``tools`` given and ``weather`` in the last user message -> ``finish_reason: "tool_calls"``,
-  content null and one tool call ``call_0`` to ``tools[0]`` with arguments ``{"city": "Paris"}``
-* models named ``*reasoner*`` also return ``reasoning_content = "Thinking about: <last user message>"``
-* ``max_tokens`` cuts the reply to that many words, ``finish_reason: "length"``
-
-Token counts are whitespace word counts.  Run standalone with
-``python -m opensearch_llm.testing.fake_deepseek --port N --key K``.
+Run standalone with ``python -m opensearch_llm.testing.fake_deepseek --port N --key K`` (``--help``
+lists the fault flags).
 """
 
 from __future__ import annotations
@@ -24,18 +30,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from opensearch_llm.testing._openai_wire import (
-    answer_chat_completion,
-    fake_reply,
-    fake_tool_call,
-    openai_error,
-    openai_status_error,
+from opensearch_llm.testing._openai_answer import answer_chat_completion
+from opensearch_llm.testing._openai_params import MAX_OUTPUT_TOKENS, supported_names_error
+from opensearch_llm.testing._openai_wire import fake_reply, fake_tool_call, openai_error, openai_status_error
+from opensearch_llm.testing._server import (
+    Exchange, FakeServer, add_fault_arguments, apply_fault_arguments, serve_until_signal,
 )
-from opensearch_llm.testing._server import Exchange, FakeServer, serve_until_signal
 
-__all__ = ["FakeDeepSeek", "fake_reply", "fake_tool_call", "mask_key", "main"]
+__all__ = ["DEFAULT_MODELS", "LEGACY_MODELS", "RETIRED_MODELS", "FakeDeepSeek", "fake_reply", "fake_tool_call",
+           "mask_key", "main"]
+
+#: What ``GET /models`` lists by default (DeepSeek's Models & Pricing and Lists Models pages).
+DEFAULT_MODELS = ("deepseek-flash", "deepseek-v4-pro")
+#: Older names DeepSeek still answers, and the listed model that serves them.
+LEGACY_MODELS: Mapping[str, str] = {"deepseek-v4-flash": "deepseek-flash"}
+#: Retired 2026-07-24 15:59 UTC; the fake refuses them like any unknown name.
+RETIRED_MODELS = ("deepseek-chat", "deepseek-reasoner")
+_MODEL_CARDS: Dict[str, Dict[str, Any]] = {
+    "deepseek-flash": {"name": "DeepSeek-V4.1-Flash", "input_modalities": ["text", "image"]},
+    "deepseek-v4-pro": {"name": "DeepSeek-V4-Pro", "input_modalities": ["text"]},
+}
 
 
 def mask_key(key: str) -> str:
@@ -43,25 +59,43 @@ def mask_key(key: str) -> str:
     return "****" + (key[-4:] if len(key) >= 8 else "")
 
 
+def model_card(model: str) -> Dict[str, Any]:
+    """One ``GET /models`` entry in DeepSeek's documented shape."""
+    card = _MODEL_CARDS.get(model, {"name": model, "input_modalities": ["text"]})
+    return {"id": model, "object": "model", "owned_by": "deepseek", "name": card["name"],
+            "context_window": 1048576, "max_output_tokens": MAX_OUTPUT_TOKENS,
+            "input_modalities": card["input_modalities"], "output_modalities": ["text"],
+            "effort": {"supported_levels": ["low", "high", "max"], "default_level": "high"}}
+
+
 class FakeDeepSeek(FakeServer):
-    """A fake DeepSeek API on 127.0.0.1 (see the module docstring for routes and the reply rule).
+    """A fake DeepSeek API on 127.0.0.1 (see the module docstring for routes and behaviour).
 
     Use as a context manager; ``.url`` is the base URL to put in a connector
-    (``<url>/chat/completions``).  Faults: :meth:`fail`, :meth:`slow`, :meth:`malformed`,
-    :meth:`drop`, :meth:`reset_faults`, or the :attr:`faults` fields directly.
+    (``<url>/chat/completions``).  ``models`` are served and listed; ``legacy`` (default
+    :data:`LEGACY_MODELS`) maps extra accepted names to the listed model that answers them (an entry
+    whose target is not in ``models`` is ignored).  Faults: :meth:`fail`, :meth:`slow`,
+    :meth:`malformed`, :meth:`drop`, :meth:`reset_faults`, or the :attr:`faults` fields directly.
     """
 
     name = "fake-deepseek"
 
-    def __init__(self, api_key: str = "sk-test", port: int = 0,
-                 models: Sequence[str] = ("deepseek-chat", "deepseek-reasoner"), *, host: str = "127.0.0.1") -> None:
+    def __init__(self, api_key: str = "sk-test", port: int = 0, models: Sequence[str] = DEFAULT_MODELS, *,
+                 host: str = "127.0.0.1", legacy: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(host=host, port=port)
         self.api_key = api_key
         self.models = tuple(models)
+        source = LEGACY_MODELS if legacy is None else legacy
+        self.legacy = {old: new for old, new in source.items() if new in self.models and old not in self.models}
         self._ids = itertools.count(1)
         for prefix in ("", "/v1"):
             self.route("POST", f"{prefix}/chat/completions", self._chat)
             self.route("GET", f"{prefix}/models", self._list_models)
+
+    @property
+    def served(self) -> List[str]:
+        """Every model name a chat request may use: the listed models, then the legacy names."""
+        return list(self.models) + list(self.legacy)
 
     def error_payload(self, status: int, message: Optional[str] = None) -> Dict[str, Any]:
         """OpenAI-shaped error body for ``status``."""
@@ -69,7 +103,7 @@ class FakeDeepSeek(FakeServer):
 
     def malformed_body(self) -> bytes:
         """A chat.completion body cut off mid-way."""
-        return b'{"id": "chatcmpl-0", "object": "chat.completion", "model": "deepseek-chat", "choices": [{"ind'
+        return b'{"id": "chatcmpl-0", "object": "chat.completion", "model": "deepseek-flash", "choices": [{"ind'
 
     def _authorized(self, ex: Exchange) -> bool:
         header = ex.request.headers.get("authorization", "")
@@ -83,25 +117,29 @@ class FakeDeepSeek(FakeServer):
 
     def _chat(self, ex: Exchange) -> None:
         if self._authorized(ex):
-            answer_chat_completion(ex, self.models, f"chatcmpl-{next(self._ids)}")
+            answer_chat_completion(ex, set(self.served), f"chatcmpl-{next(self._ids)}",
+                                   supported_names_error(list(self.models)), deepseek=True)
 
     def _list_models(self, ex: Exchange) -> None:
         if self._authorized(ex):
-            data: List[Dict[str, Any]] = [{"id": m, "object": "model", "owned_by": "deepseek"} for m in self.models]
-            ex.send_json(200, {"object": "list", "data": data})
+            ex.send_json(200, {"object": "list", "data": [model_card(m) for m in self.models]})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: serve a FakeDeepSeek until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m opensearch_llm.testing.fake_deepseek",
-                                     description="Offline stand-in for the DeepSeek chat API.")
+                                     description="Offline stand-in for the DeepSeek chat API (V4 models).")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
     parser.add_argument("--key", default="sk-test", help="the API key to accept (default sk-test)")
-    parser.add_argument("--model", action="append", dest="models", help="model id to serve (repeatable)")
+    parser.add_argument("--model", action="append", dest="models",
+                        help=f"model id to serve and list (repeatable; default {' '.join(DEFAULT_MODELS)})")
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
-    models = tuple(args.models) if args.models else ("deepseek-chat", "deepseek-reasoner")
-    return serve_until_signal(FakeDeepSeek(api_key=args.key, port=args.port, models=models, host=args.host))
+    server = FakeDeepSeek(api_key=args.key, port=args.port, models=tuple(args.models or DEFAULT_MODELS),
+                          host=args.host)
+    apply_fault_arguments(parser, server, args)
+    return serve_until_signal(server)
 
 
 if __name__ == "__main__":

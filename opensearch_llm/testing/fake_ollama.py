@@ -1,18 +1,24 @@
 """An offline Ollama: a real HTTP server speaking Ollama's native API (and its OpenAI-compatible chat).
 
 Routes: ``GET /`` (``Ollama is running``), ``GET /api/version``, ``GET /api/tags``,
-``POST /api/pull`` (NDJSON progress; ``"stream"`` defaults to true), ``DELETE /api/delete``,
-``POST /api/generate``, ``POST /api/chat``, ``POST /api/embed``, ``POST /api/embeddings``
-(legacy), ``POST /v1/chat/completions`` and ``GET /v1/models`` (no auth, like Ollama).
+``POST /api/show``, ``GET /api/ps``, ``POST /api/pull`` (NDJSON progress; ``"stream"`` defaults to
+true), ``DELETE /api/delete``, ``POST /api/generate``, ``POST /api/chat``, ``POST /api/embed``,
+``POST /api/embeddings`` (legacy), ``POST /v1/chat/completions`` and ``GET /v1/models`` (no auth,
+like Ollama).
 
-Replies follow the same rule as the fake DeepSeek (:func:`fake_reply`): ``"Tool said: ..."``
-after a tool message, ``"pong"`` when the last user message / prompt contains ``pong``,
-otherwise ``"Echo: <last user message or prompt>"``; ``tools`` plus ``weather`` gives a tool call
-to ``tools[0]`` with ``{"city": "Paris"}``; ``options.num_predict`` cuts the reply to that many
-words (``done_reason: "length"``).  Embeddings are unit vectors of ``embed_dim`` floats seeded by
-sha256 of the text.  Errors use Ollama's ``{"error": "..."}`` shape.
+Replies follow the same rule as the fake DeepSeek (:func:`fake_reply`): ``"Tool said: ..."`` after a
+tool message, ``"pong"`` when the last user message / prompt contains ``pong``, otherwise
+``"Echo: <last user message or prompt>"``; ``tools`` plus ``weather`` gives a tool call to
+``tools[0]`` with ``{"city": "Paris"}``; ``options.num_predict`` cuts the reply to that many words
+(``done_reason: "length"``).  ``think: true`` (or a level) on a model that can think (qwen3,
+deepseek-r1, gpt-oss, ...; see ``capabilities`` in ``/api/show``) adds ``thinking: "Thinking about:
+<last user message>"``; on any other model it is a 400 ``"<model>" does not support thinking``.
+Generate, chat and embed load the model for ``keep_alive`` (default 5m; ``0`` unloads), which
+``/api/ps`` lists.  Embeddings are unit vectors of ``embed_dim`` floats seeded by sha256 of the text.
+Errors use Ollama's ``{"error": "..."}`` shape.
 
-Run standalone with ``python -m opensearch_llm.testing.fake_ollama --port N [--model NAME ...]``.
+Run standalone with ``python -m opensearch_llm.testing.fake_ollama --port N [--model NAME ...]``
+(``--help`` lists the fault flags).
 """
 
 from __future__ import annotations
@@ -21,28 +27,31 @@ import argparse
 import itertools
 import json
 import sys
-import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from opensearch_llm.testing._ollama_manage import JSON_TYPE as _JSON
+from opensearch_llm.testing._ollama_manage import ModelRoutes
 from opensearch_llm.testing._ollama_wire import (
-    DEFAULT_PULLABLE, NOT_IN_REGISTRY, OLLAMA_VERSION, chat_message, default_size, embed_vector, model_not_found, normalize,
-    num_predict, pull_lines, rfc3339_now, stats, tags_entry,
+    DEFAULT_PULLABLE, OLLAMA_VERSION, can_think, chat_message, embed_vector, is_embedding, keep_alive_seconds,
+    model_not_found, num_predict, rfc3339_now, stats, think_requested, thinking_error,
 )
+from opensearch_llm.testing._openai_answer import answer_chat_completion
 from opensearch_llm.testing._openai_wire import (
-    ROLES, WireError, answer_chat_completion, count_words, fake_reply, fake_tool_call, message_text, split_pieces,
+    ROLES, WireError, count_words, fake_reasoning, fake_reply, fake_tool_call, message_text, split_pieces,
     truncate_words,
 )
-from opensearch_llm.testing._server import Exchange, FakeServer, serve_until_signal
+from opensearch_llm.testing._server import (
+    Exchange, FakeServer, add_fault_arguments, apply_fault_arguments, serve_until_signal,
+)
 
 __all__ = ["DEFAULT_PULLABLE", "FakeOllama", "fake_reply", "main"]
 
-_JSON = "application/json; charset=utf-8"
 _ERRORS = {404: "not found", 429: "too many requests",
            500: "an error was encountered while running the model: unexpected EOF",
            503: "server busy, please try again.  maximum pending requests exceeded"}
 
 
-class FakeOllama(FakeServer):
+class FakeOllama(ModelRoutes, FakeServer):
     """A fake Ollama on 127.0.0.1 (see the module docstring for routes and the reply rule).
 
     ``models`` are present from the start; ``pullable`` (name -> size in bytes, default
@@ -56,15 +65,13 @@ class FakeOllama(FakeServer):
                  pullable: Optional[Mapping[str, int]] = None, embed_dim: int = 8, *, host: str = "127.0.0.1") -> None:
         super().__init__(host=host, port=port)
         self.embed_dim = embed_dim
-        self.pullable = {normalize(k): int(v) for k, v in (DEFAULT_PULLABLE if pullable is None else pullable).items()}
-        self.cut_pull_after: Optional[int] = None
-        self._present: Dict[str, Dict[str, Any]] = {}
-        self._models_lock = threading.Lock()
+        self._init_store(DEFAULT_PULLABLE if pullable is None else pullable)
         self._ids = itertools.count(1)
         for m in models:
             self.add_model(m)
         routes: Dict[str, Callable[[Exchange], None]] = {
             "GET /": self._root, "GET /api/version": self._version, "GET /api/tags": self._tags,
+            "POST /api/show": self._show, "GET /api/ps": self._ps,
             "POST /api/pull": self._pull, "DELETE /api/delete": self._delete, "POST /api/generate": self._generate,
             "POST /api/chat": self._chat, "POST /api/embed": self._embed, "POST /api/embeddings": self._embeddings,
             "POST /v1/chat/completions": self._openai_chat, "GET /v1/models": self._openai_models,
@@ -72,31 +79,6 @@ class FakeOllama(FakeServer):
         for key, fn in routes.items():
             method, path = key.split(" ")
             self.route(method, path, fn)
-
-    # model store -----------------------------------------------------------------------------
-    @property
-    def models(self) -> List[str]:
-        """Names of the models present (normalised, e.g. ``nomic-embed-text:latest``)."""
-        with self._models_lock:
-            return sorted(self._present)
-
-    def has_model(self, name: str) -> bool:
-        """True when ``name`` (tag optional) is present."""
-        with self._models_lock:
-            return normalize(name) in self._present
-
-    def add_model(self, name: str, size: Optional[int] = None) -> str:
-        """Make ``name`` present, as if pulled; returns the normalised name."""
-        canon = normalize(name)
-        size = size if size is not None else self.pullable.get(canon, default_size(canon))
-        with self._models_lock:
-            self._present[canon] = {"size": size, "modified_at": rfc3339_now()}
-        return canon
-
-    def remove_model(self, name: str) -> bool:
-        """Forget ``name``; True when it was present."""
-        with self._models_lock:
-            return self._present.pop(normalize(name), None) is not None
 
     # hooks ----------------------------------------------------------------------------------------
     def reset_faults(self) -> None:
@@ -113,29 +95,27 @@ class FakeOllama(FakeServer):
         return b'{"model": "llama3.2:1b", "created_at": "2025-01-01T00:00:00Z", "response": "Ech'
 
     # helpers ---------------------------------------------------------------------------------------
-    def _body(self, ex: Exchange) -> Optional[Dict[str, Any]]:
-        if isinstance(ex.request.json, dict):
-            return ex.request.json
-        msg = "unexpected EOF" if not ex.request.body.strip() else "invalid request body: expected a JSON object"
-        ex.send_json(400, {"error": msg}, content_type=_JSON)
-        return None
-
     def _model(self, ex: Exchange, body: Dict[str, Any], capability: Optional[str]) -> Optional[str]:
-        """The requested model name, or None after answering 400/404."""
+        """The requested model name (now loaded), or None after answering 400/404."""
         name = body.get("model")
         if not isinstance(name, str) or not name:
             ex.send_json(400, {"error": "model is required"}, content_type=_JSON)
         elif not self.has_model(name):
             ex.send_json(404, {"error": model_not_found(name)}, content_type=_JSON)
-        elif capability and "embed" in name:
+        elif capability and is_embedding(name):
             ex.send_json(400, {"error": f'"{name}" does not support {capability}'}, content_type=_JSON)
+        elif capability and think_requested(body) and not can_think(name):
+            ex.send_json(400, {"error": thinking_error(name)}, content_type=_JSON)
         else:
+            try:
+                keep_alive_seconds(body.get("keep_alive"))
+            except ValueError:
+                ex.send_json(400, {"error": f'time: invalid duration "{body.get("keep_alive")}"'},
+                             content_type=_JSON)
+                return None
+            self.load(name, body.get("keep_alive"))
             return name
         return None
-
-    @staticmethod
-    def _line(ex: Exchange, obj: Dict[str, Any]) -> None:
-        ex.write(json.dumps(obj).encode("utf-8") + b"\n")
 
     def _answer(self, ex: Exchange, body: Dict[str, Any], pieces: List[Dict[str, Any]],
                 whole: Dict[str, Any], final: Dict[str, Any]) -> None:
@@ -154,51 +134,6 @@ class FakeOllama(FakeServer):
     def _version(self, ex: Exchange) -> None:
         ex.send_json(200, {"version": OLLAMA_VERSION}, content_type=_JSON)
 
-    def _tags(self, ex: Exchange) -> None:
-        with self._models_lock:
-            entries = [tags_entry(n, i["size"], i["modified_at"]) for n, i in sorted(self._present.items())]
-        ex.send_json(200, {"models": entries}, content_type=_JSON)
-
-    def _pull(self, ex: Exchange) -> None:
-        body = self._body(ex)
-        if body is None:
-            return
-        name = body.get("model") or body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            return ex.send_json(400, {"error": "model is required"}, content_type=_JSON)
-        canon, stream, cut = normalize(name), body.get("stream", True) is not False, self.cut_pull_after
-        with self._models_lock:
-            size = self.pullable.get(canon) or (self._present.get(canon) or {}).get("size")
-        if size is None:
-            if not stream:
-                return ex.send_json(500, {"error": NOT_IN_REGISTRY}, content_type=_JSON)
-            ex.start_stream(200, "application/x-ndjson")
-            self._line(ex, {"status": "pulling manifest"})
-            self._line(ex, {"error": NOT_IN_REGISTRY})
-            return ex.end_stream()
-        if not stream:
-            if cut is not None:
-                return ex.abort()
-            self.add_model(canon, size)
-            return ex.send_json(200, {"status": "success"}, content_type=_JSON)
-        ex.start_stream(200, "application/x-ndjson")
-        for i, line in enumerate(pull_lines(canon, size)):
-            if cut is not None and i >= cut:
-                return ex.abort()
-            if line["status"] == "success":
-                self.add_model(canon, size)
-            self._line(ex, line)
-        ex.end_stream()
-
-    def _delete(self, ex: Exchange) -> None:
-        body = self._body(ex)
-        if body is None:
-            return
-        name = body.get("model") or body.get("name") or ""
-        if not self.remove_model(str(name)):
-            return ex.send_json(404, {"error": f"model '{name}' not found"}, content_type=_JSON)
-        ex.send_bytes(200, b"", _JSON)
-
     def _generate(self, ex: Exchange) -> None:
         body = self._body(ex)
         model = self._model(ex, body, "generate") if body is not None else None
@@ -209,14 +144,18 @@ class FakeOllama(FakeServer):
             return ex.send_json(400, {"error": "prompt and system must be strings"}, content_type=_JSON)
         head = {"model": model, "created_at": rfc3339_now()}
         if not prompt:
-            return ex.send_json(200, {**head, "response": "", "done": True, "done_reason": "load"}, content_type=_JSON)
+            reason = "unload" if keep_alive_seconds(body.get("keep_alive")) == 0 else "load"
+            return ex.send_json(200, {**head, "response": "", "done": True, "done_reason": reason}, content_type=_JSON)
         text, cut = truncate_words(fake_reply([{"role": "user", "content": prompt}]), num_predict(body))
         if body.get("format"):
             text = json.dumps({"reply": text})
+        thinking = fake_reasoning([{"role": "user", "content": prompt}]) if think_requested(body) else ""
         done = {"done": True, "done_reason": "length" if cut else "stop", "context": [1, 2, 3],
-                **stats(count_words(prompt) + count_words(system), count_words(text))}
-        pieces = [{**head, "response": p} for p in split_pieces(text)]
-        self._answer(ex, body, pieces, {**head, "response": text, **done}, {**head, "response": "", **done})
+                **stats(count_words(prompt) + count_words(system), count_words(text) + count_words(thinking))}
+        pieces = [{**head, "response": "", "thinking": p} for p in split_pieces(thinking)]
+        pieces += [{**head, "response": p} for p in split_pieces(text)]
+        whole = {**head, "response": text, **({"thinking": thinking} if thinking else {}), **done}
+        self._answer(ex, body, pieces, whole, {**head, "response": "", **done})
 
     def _chat(self, ex: Exchange) -> None:
         body = self._body(ex)
@@ -238,11 +177,15 @@ class FakeOllama(FakeServer):
             return ex.send_json(200, {**head, "message": msg, "done": True, "done_reason": "load"}, content_type=_JSON)
         call = fake_tool_call(messages, tools)
         text, cut = ("", False) if call else truncate_words(fake_reply(messages), num_predict(body))
+        thinking = fake_reasoning(messages) if think_requested(body) else ""
         prompt_words = sum(count_words(message_text(m.get("content"))) for m in messages)
-        done = {"done": True, "done_reason": "length" if cut else "stop", **stats(prompt_words, count_words(text))}
-        pieces = [{**head, "message": chat_message(p)} for p in split_pieces(text)] or (
+        done = {"done": True, "done_reason": "length" if cut else "stop",
+                **stats(prompt_words, count_words(text) + count_words(thinking))}
+        pieces = [{**head, "message": {**chat_message(""), "thinking": p}} for p in split_pieces(thinking)]
+        pieces += [{**head, "message": chat_message(p)} for p in split_pieces(text)] or (
             [{**head, "message": chat_message("", call)}] if call else [])
-        self._answer(ex, body, pieces, {**head, "message": chat_message(text, call), **done},
+        whole_message = {**chat_message(text, call), **({"thinking": thinking} if thinking else {})}
+        self._answer(ex, body, pieces, {**head, "message": whole_message, **done},
                      {**head, "message": chat_message(""), **done})
 
     def _embed_target(self, ex: Exchange) -> Optional[tuple]:
@@ -292,9 +235,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
     parser.add_argument("--model", action="append", dest="models", help="model present at start (repeatable)")
     parser.add_argument("--embed-dim", type=int, default=8, help="embedding size (default 8)")
+    add_fault_arguments(parser)
     args = parser.parse_args(argv)
     models = tuple(args.models) if args.models else ("llama3.2:1b", "nomic-embed-text")
-    return serve_until_signal(FakeOllama(port=args.port, models=models, embed_dim=args.embed_dim, host=args.host))
+    server = FakeOllama(port=args.port, models=models, embed_dim=args.embed_dim, host=args.host)
+    apply_fault_arguments(parser, server, args)
+    return serve_until_signal(server)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from opensearch_llm.doctor import REMOTE_INFERENCE
+from tests.helpers import closed_url
 from tests.integration.cli_helpers import CONNECTORS, Cli
 
 DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
@@ -14,18 +14,12 @@ CLUSTER_CHECKS = ["cluster reachable", "OpenSearch version", "opensearch-ml plug
                   "nodes for remote models"]
 
 
-def closed_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
-
-
 def test_everything_passes_and_says_what_up_will_change(cli: Cli, clean_cluster: Any) -> None:
     result = cli("doctor", DEEPSEEK)
     assert result.code == 0, result
     lines = result.out.splitlines()
     assert all(line.startswith(("PASS", " ")) for line in lines[:-1]), result
-    assert lines[-1] == "8 passed, 0 failed"
+    assert lines[-1] == "9 passed, 0 failed"
     port = cli.env["DEEPSEEK_BASE_URL"].rsplit(":", 1)[1]
     assert r"up will add trusted endpoint ^http://127\.0\.0\.1:%s/.*$" % port in result.out
     assert "enable plugins.ml_commons.connector.private_ip_enabled" in result.out
@@ -39,10 +33,11 @@ def test_json_lists_every_check_for_two_blueprints(cli: Cli, clean_cluster: Any)
     assert data["ok"] is True
     names = [c["name"] for c in data["checks"]]
     assert names == CLUSTER_CHECKS + [f"{bp}: {what}" for bp in ("deepseek-chat", "ollama-chat")
-                                      for what in ("blueprint", "settings", "upstream")]
+                                      for what in ("blueprint", "settings", "upstream", "preflight")]
     version = next(c for c in data["checks"] if c["name"] == "OpenSearch version")
     assert version["detail"].startswith("OpenSearch ")
-    assert "Ollama " in data["checks"][-1]["detail"]
+    assert "Ollama " in data["checks"][-2]["detail"]
+    assert "accepts the key and offers" in data["checks"][-1]["detail"]
 
 
 def test_unreachable_upstream_fails_with_the_fix(cli: Cli, clean_cluster: Any) -> None:
@@ -50,7 +45,8 @@ def test_unreachable_upstream_fails_with_the_fix(cli: Cli, clean_cluster: Any) -
     assert result.code == 1, result
     assert "FAIL  deepseek-chat: upstream" in result.out
     assert "fix: start the server or set DEEPSEEK_BASE_URL to a running endpoint" in result.out
-    assert "1 of 8 check(s) failed" in result.err
+    assert "WARN  deepseek-chat: preflight" in result.out and "is not reachable from this machine" in result.out
+    assert "1 of 9 check(s) failed" in result.err
 
 
 def test_unreachable_cluster_fails_with_the_fix(cli: Cli) -> None:

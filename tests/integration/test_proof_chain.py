@@ -80,7 +80,7 @@ def test_deepseek_chain(opensearch_client: Any, fake_deepseek: Any) -> None:
     messages = [{"role": "user", "content": "Say hello to the proof test"}]
     connector = {
         "name": "proof-deepseek", "version": "1", "protocol": "http",
-        "parameters": {"base_url": fake_deepseek.url, "model": "deepseek-chat"},
+        "parameters": {"base_url": fake_deepseek.url, "model": "deepseek-flash"},
         "credential": {"api_key": fake_deepseek.api_key},
         "actions": [{
             "action_type": "predict", "method": "POST", "url": "${parameters.base_url}/chat/completions",

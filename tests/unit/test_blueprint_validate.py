@@ -153,7 +153,9 @@ def test_credential_placeholders(check) -> None:
     assert messages(problems) == ["placeholder ${credential.nope} names no credential (defined: api_key)"]
 
 
-@pytest.mark.parametrize("header", ["Authorization", "api-key", "X-API-Key", "api_key", "X-Session-Token"])
+@pytest.mark.parametrize("header", ["Authorization", "api-key", "X-API-Key", "api_key", "X-Session-Token",
+                                    "x-goog-api-key", "Ocp-Apim-Subscription-Key", "X-Client-Secret",
+                                    "X-Signature", "Proxy-Authorization"])
 def test_literal_secret_headers(check, header: str) -> None:
     text = GOOD.replace('Authorization: "Bearer ${credential.api_key}"', f"{header}: sk-literal-abcdef123")
     [problem] = check(text)

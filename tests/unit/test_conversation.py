@@ -46,9 +46,9 @@ def test_history_becomes_openai_messages() -> None:
         {"role": "tool", "tool_call_id": "call_0", "content": '{"temp_c": 21, "sky": "clear"}'},
         {"role": "assistant", "content": "It is 21 °C and clear in Paris."},
     ]
-    # what DeepSeek accepts (the fake validates like the real API)
-    validate_chat_request({"model": "deepseek-chat", "messages": messages + [{"role": "user", "content": "ok"}]},
-                          ["deepseek-chat"])
+    # what DeepSeek accepts in non-thinking mode (the fake validates like the real API)
+    validate_chat_request({"model": "deepseek-flash", "messages": messages + [{"role": "user", "content": "ok"}],
+                           "thinking": {"type": "disabled"}}, ["deepseek-flash"], deepseek=True)
 
 
 def test_tool_call_shapes_are_normalised() -> None:
@@ -115,10 +115,10 @@ def test_deepseek_parameters_pass_generation_settings_through() -> None:
 
 
 def test_every_generation_placeholder_has_a_connector_default() -> None:
-    for name in ("deepseek-chat", "deepseek-reasoner"):
+    for name, keys in (("deepseek-chat", ("temperature", "top_p", "max_tokens")), ("deepseek-reasoner", ("max_tokens",))):
         body = bp(name).connector.predict_action["request_body"]
         params = bp(name).connector.parameters
-        for key in ("temperature", "top_p", "max_tokens"):
+        for key in keys:
             assert "${parameters.%s}" % key in body and float(params[key]) > 0
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, List
 
 import pytest
 from click.testing import CliRunner
@@ -16,25 +15,13 @@ from opensearch_llm.client import ConnectionSettings, RetryPolicy, connect
 from opensearch_llm.errors import OpenSearchLLMError
 from opensearch_llm.resources.settings import PRIVATE_IP, TRUSTED, SettingsFacts
 from opensearch_llm.testing import FakeDeepSeek, FakeOllama
+from opensearch_llm.testing._server import Exchange, FakeServer
+from tests.helpers import FAKE_KEY as KEY, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEPSEEK = ROOT / "connectors" / "deepseek-chat.yaml"
 OLLAMA = ROOT / "connectors" / "ollama-chat.yaml"
-KEY = "sk-doctor-unit-0123456789"
 DEFAULT_TRUSTED = (r"^https://api\.deepseek\.com/.*$", r"^https://api\.openai\.com/.*$")
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def deepseek_api() -> Iterator[FakeDeepSeek]:
-    with FakeDeepSeek(api_key=KEY) as server:
-        yield server
 
 
 @pytest.fixture
@@ -161,11 +148,42 @@ def test_invalid_blueprint_points_at_validate(tmp_path: Path) -> None:
 
 def test_unreachable_cluster_fails_but_upstreams_are_still_checked(deepseek_api: FakeDeepSeek) -> None:
     settings = ConnectionSettings(url=f"http://127.0.0.1:{closed_port()}", retry=RetryPolicy(attempts=1))
-    env = {"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": deepseek_api.url}
+    env = {"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": deepseek_api.url, "DEEPSEEK_MODEL": deepseek_api.models[0]}
     checks = doctor.run(connect(settings), [DEEPSEEK], env=env)
     assert [(c.name, c.ok) for c in checks] == [
-        ("cluster reachable", False), ("deepseek-chat: blueprint", True), ("deepseek-chat: upstream", True)]
+        ("cluster reachable", False), ("deepseek-chat: blueprint", True), ("deepseek-chat: upstream", True),
+        ("deepseek-chat: preflight", True)]
     assert "opensearch-llm local start" in checks[0].fix
+
+
+class _Cluster(FakeServer):
+    """A cluster that notes, at each request, which preflights had been asked already; it answers 503."""
+
+    def __init__(self, asked: Callable[[], List[str]]) -> None:
+        super().__init__()
+        self.asked = asked
+        self.seen: List[List[str]] = []
+
+    def _dispatch(self, ex: Exchange) -> None:
+        self.seen.append(self.asked())
+        ex.send_json(503, {"error": "unavailable"})
+
+
+def test_every_preflight_runs_before_the_first_cluster_request(deepseek_api: FakeDeepSeek,
+                                                                ollama_api: FakeOllama) -> None:
+    def asked() -> List[str]:  # the upstream check sends no key; the preflight sends the connector's
+        keyed = any(r.path == "/models" and "authorization" in r.headers for r in deepseek_api.requests)
+        return ["deepseek-chat"] * keyed + ["ollama-chat"] * bool(ollama_api.last_request("/api/tags"))
+
+    env = {"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": deepseek_api.url, "DEEPSEEK_MODEL": deepseek_api.models[0],
+           "OLLAMA_BASE_URL": ollama_api.url}
+    with _Cluster(asked) as cluster:
+        client = connect(ConnectionSettings(url=cluster.url, retry=RetryPolicy(attempts=1)))
+        checks = doctor.run(client, [DEEPSEEK, OLLAMA], env=env)
+    assert cluster.seen and all(seen == ["deepseek-chat", "ollama-chat"] for seen in cluster.seen)
+    assert [(c.name, c.ok) for c in checks] == [("cluster reachable", False)] + [
+        (f"{bp}: {what}", True) for bp in ("deepseek-chat", "ollama-chat") for what in ("blueprint", "upstream",
+                                                                                         "preflight")]
 
 
 def test_render_is_a_table_with_fixes_under_failures() -> None:
@@ -188,5 +206,6 @@ def test_cli_exit_1_and_json_when_a_check_fails(monkeypatch: pytest.MonkeyPatch)
     data = json.loads(result.stdout)
     assert data["ok"] is False
     assert {c["name"]: c["ok"] for c in data["checks"]} == {
-        "cluster reachable": False, "ollama-chat: blueprint": True, "ollama-chat: upstream": False}
+        "cluster reachable": False, "ollama-chat: blueprint": True, "ollama-chat: upstream": False,
+        "ollama-chat: preflight": True}
     assert all(c["fix"] for c in data["checks"] if not c["ok"])

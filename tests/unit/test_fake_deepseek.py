@@ -1,4 +1,8 @@
-"""Unit tests for the offline DeepSeek stand-in (real HTTP over 127.0.0.1, via ``requests``)."""
+"""Unit tests for the offline DeepSeek stand-in (real HTTP over 127.0.0.1, via ``requests``).
+
+V4 specifics (thinking, effort, ranges, reasoning_content passback, include_usage) are in
+``test_fake_deepseek_v4.py``; the official SDKs drive both fakes in ``test_fakes_sdk.py``.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,14 @@ def chat(ds: FakeDeepSeek, body: Any, path: str = "/chat/completions", **kw: Any
     return requests.post(ds.url + path, json=body, headers=headers, timeout=10, **kw)
 
 
-def user(text: str, model: str = "deepseek-chat", **extra: Any) -> Dict[str, Any]:
+NO_THINKING = {"thinking": {"type": "disabled"}}
+
+
+def user(text: str, model: str = "deepseek-flash", **extra: Any) -> Dict[str, Any]:
+    """A one-message request in non-thinking mode (``thinking=None`` leaves DeepSeek's default: on)."""
+    extra = {**NO_THINKING, **extra}
+    if extra.get("thinking") is None:
+        extra.pop("thinking")
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
@@ -44,7 +55,7 @@ def sse_events(resp: requests.Response) -> List[str]:
 
 # --- wire format --------------------------------------------------------------------------------
 def test_chat_completion_wire_format(ds: FakeDeepSeek) -> None:
-    r = chat(ds, {"model": "deepseek-chat", "temperature": 0.2, "top_p": 0.9, "whatever": 1,
+    r = chat(ds, {"model": "deepseek-flash", "temperature": 0.2, "top_p": 0.9, "whatever": 1, **NO_THINKING,
                   "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello big world"}]})
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("application/json")
@@ -53,7 +64,7 @@ def test_chat_completion_wire_format(ds: FakeDeepSeek) -> None:
     assert body["id"].startswith("chatcmpl-")
     assert body["object"] == "chat.completion"
     assert isinstance(body["created"], int) and abs(body["created"] - time.time()) < 60
-    assert body["model"] == "deepseek-chat"
+    assert body["model"] == "deepseek-flash"
     assert body["system_fingerprint"] == "fp_fake"
     (choice,) = body["choices"]
     assert choice["index"] == 0 and choice["logprobs"] is None and choice["finish_reason"] == "stop"
@@ -61,6 +72,7 @@ def test_chat_completion_wire_format(ds: FakeDeepSeek) -> None:
     assert body["usage"]["prompt_tokens"] == 5  # "be brief" + "hello big world"
     assert body["usage"]["completion_tokens"] == 4
     assert body["usage"]["total_tokens"] == 9
+    assert body["usage"]["prompt_cache_miss_tokens"] == 5 and "completion_tokens_details" not in body["usage"]
 
 
 def test_v1_path_and_ids_increase(ds: FakeDeepSeek) -> None:
@@ -74,8 +86,11 @@ def test_models_list(ds: FakeDeepSeek) -> None:
     for path in ("/models", "/v1/models"):
         body = requests.get(ds.url + path, headers=AUTH, timeout=5).json()
         assert body["object"] == "list"
-        assert [m["id"] for m in body["data"]] == ["deepseek-chat", "deepseek-reasoner"]
-        assert all(m["object"] == "model" for m in body["data"])
+        assert [m["id"] for m in body["data"]] == ["deepseek-flash", "deepseek-v4-pro"]
+        for m in body["data"]:  # the shape of DeepSeek's "Lists Models" page
+            assert m["object"] == "model" and m["owned_by"] == "deepseek"
+            assert m["max_output_tokens"] == 393216 and m["context_window"] == 1048576
+            assert m["effort"] == {"supported_levels": ["low", "high", "max"], "default_level": "high"}
     assert requests.get(ds.url + "/models", timeout=5).status_code == 401
 
 
@@ -110,27 +125,30 @@ def test_missing_auth_header_is_401(ds: FakeDeepSeek) -> None:
 
 
 # --- validation ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("body, fragment", [
-    ({"messages": [{"role": "user", "content": "x"}]}, "missing field `model`"),
-    (user("x", model="gpt-4o"), "Model Not Exist"),
-    ({"model": "deepseek-chat", "messages": []}, "Empty input messages"),
-    ({"model": "deepseek-chat"}, "missing field `messages`"),
-    ({"model": "deepseek-chat", "messages": [{"role": "robot", "content": "x"}]}, "unknown variant `robot`"),
-    ({"model": "deepseek-chat", "messages": [{"role": "user", "content": 5}]}, "`content` must be a string"),
-    ({"model": "deepseek-chat", "messages": [{"role": "assistant", "content": None}]}, "assistant content"),
-    ({"model": "deepseek-chat", "messages": [{"role": "user", "content": "x"},
-                                             {"role": "tool", "content": "r", "tool_call_id": "nope"}]},
-     "tool_call_id `nope` does not match"),
-    ({"model": "deepseek-chat", "messages": [
+@pytest.mark.parametrize("body, status, fragment", [
+    ({"messages": [{"role": "user", "content": "x"}]}, 422, "missing field `model`"),
+    (user("x", model="gpt-4o"), 400, "The supported API model names are deepseek-flash or deepseek-v4-pro, "
+                                     "but you passed gpt-4o."),
+    (user("x", model="deepseek-chat"), 400, "but you passed deepseek-chat."),          # retired 2026-07-24
+    (user("x", model="deepseek-reasoner"), 400, "but you passed deepseek-reasoner."),
+    ({"model": "deepseek-flash", "messages": []}, 400, "Empty input messages"),
+    ({"model": "deepseek-flash"}, 422, "missing field `messages`"),
+    ({"model": "deepseek-flash", "messages": [{"role": "robot", "content": "x"}]}, 422, "unknown variant `robot`"),
+    ({"model": "deepseek-flash", "messages": [{"role": "user", "content": 5}]}, 422, "`content` must be a string"),
+    ({"model": "deepseek-flash", "messages": [{"role": "assistant", "content": None}]}, 400, "assistant content"),
+    ({"model": "deepseek-flash", "messages": [{"role": "user", "content": "x"},
+                                              {"role": "tool", "content": "r", "tool_call_id": "nope"}]},
+     400, "tool_call_id `nope` does not match"),
+    ({"model": "deepseek-flash", "messages": [
         {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": {"name": "f"}}]}]},
-     "each tool_call needs id"),
-    (user("x", max_tokens=0), "max_tokens"),
-    (user("x", tools=[{"type": "function"}]), "tools"),
-    ([1, 2], "Failed to deserialize"),
+     400, "each tool_call needs id"),
+    (user("x", max_tokens=0), 400, "Invalid max_tokens value, the valid range of max_tokens is [1, 393216]"),
+    (user("x", tools=[{"type": "function"}]), 400, "tools"),
+    ([1, 2], 422, "Failed to deserialize"),
 ])
-def test_validation_errors(ds: FakeDeepSeek, body: Any, fragment: str) -> None:
+def test_validation_errors(ds: FakeDeepSeek, body: Any, status: int, fragment: str) -> None:
     r = chat(ds, body)
-    assert r.status_code == 400
+    assert r.status_code == status
     err = r.json()["error"]
     assert err["type"] == "invalid_request_error" and err["code"] == "invalid_request_error"
     assert err["param"] is None
@@ -140,7 +158,7 @@ def test_validation_errors(ds: FakeDeepSeek, body: Any, fragment: str) -> None:
 def test_non_json_body_is_400(ds: FakeDeepSeek) -> None:
     r = requests.post(ds.url + "/chat/completions", data=b"{not json", headers=AUTH, timeout=5)
     assert r.status_code == 400
-    assert "Failed to deserialize the JSON body" in r.json()["error"]["message"]
+    assert "Failed to parse the request body as JSON" in r.json()["error"]["message"]
 
 
 # --- tools, reasoning, max_tokens --------------------------------------------------------------------
@@ -149,14 +167,15 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": 
 
 def test_tool_call_round_trip(ds: FakeDeepSeek) -> None:
     first = [{"role": "user", "content": "What is the weather in Paris?"}]
-    body = chat(ds, {"model": "deepseek-chat", "messages": first, "tools": TOOLS, "tool_choice": "auto"}).json()
+    body = chat(ds, {"model": "deepseek-flash", "messages": first, "tools": TOOLS, "tool_choice": "auto",
+                     **NO_THINKING}).json()
     choice = body["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
     assert choice["message"]["tool_calls"] == [{"id": "call_0", "type": "function", "function": {
         "name": "get_weather", "arguments": '{"city": "Paris"}'}}]
     follow = first + [choice["message"], {"role": "tool", "tool_call_id": "call_0", "content": "18C and sunny"}]
-    second = chat(ds, {"model": "deepseek-chat", "messages": follow, "tools": TOOLS}).json()
+    second = chat(ds, {"model": "deepseek-flash", "messages": follow, "tools": TOOLS, **NO_THINKING}).json()
     assert second["choices"][0]["finish_reason"] == "stop"
     assert second["choices"][0]["message"]["content"] == "Tool said: 18C and sunny"
 
@@ -166,8 +185,8 @@ def test_weather_without_tools_is_plain_echo(ds: FakeDeepSeek) -> None:
     assert body["choices"][0]["message"]["content"] == "Echo: weather?"
 
 
-def test_reasoner_has_reasoning_content(ds: FakeDeepSeek) -> None:
-    msg = chat(ds, user("why sky blue", model="deepseek-reasoner")).json()["choices"][0]["message"]
+def test_thinking_is_on_by_default(ds: FakeDeepSeek) -> None:
+    msg = chat(ds, user("why sky blue", thinking=None)).json()["choices"][0]["message"]
     assert msg["reasoning_content"] == "Thinking about: why sky blue"
     assert msg["content"] == "Echo: why sky blue"
     plain = chat(ds, user("why sky blue")).json()["choices"][0]["message"]
@@ -202,8 +221,8 @@ def test_sse_stream_matches_non_stream(ds: FakeDeepSeek) -> None:
     assert chunks[-1]["usage"]["completion_tokens"] == len(full.split())
 
 
-def test_sse_stream_reasoner_sends_reasoning_first(ds: FakeDeepSeek) -> None:
-    r = chat(ds, user("deep thought", model="deepseek-reasoner", stream=True), stream=True)
+def test_sse_stream_thinking_sends_reasoning_first(ds: FakeDeepSeek) -> None:
+    r = chat(ds, user("deep thought", model="deepseek-v4-pro", thinking=None, stream=True), stream=True)
     chunks = [json.loads(e) for e in sse_events(r)[:-1]]
     deltas = [c["choices"][0]["delta"] for c in chunks]
     reasoning_idx = [i for i, d in enumerate(deltas) if d.get("reasoning_content")]
@@ -214,7 +233,7 @@ def test_sse_stream_reasoner_sends_reasoning_first(ds: FakeDeepSeek) -> None:
 
 
 def test_sse_stream_tool_call(ds: FakeDeepSeek) -> None:
-    r = chat(ds, {"model": "deepseek-chat", "stream": True, "tools": TOOLS,
+    r = chat(ds, {"model": "deepseek-flash", "stream": True, "tools": TOOLS, **NO_THINKING,
                   "messages": [{"role": "user", "content": "weather in Paris"}]}, stream=True)
     chunks = [json.loads(e) for e in sse_events(r)[:-1]]
     calls = [d["tool_calls"] for d in (c["choices"][0]["delta"] for c in chunks) if "tool_calls" in d]
@@ -318,7 +337,7 @@ def test_unknown_path_is_404_json(ds: FakeDeepSeek) -> None:
 
 
 def test_lifecycle() -> None:
-    server = FakeDeepSeek(models=["deepseek-chat"])
+    server = FakeDeepSeek(models=["my-model"])
     server.start()
     assert server.port > 0 and server.url == f"http://127.0.0.1:{server.port}"
     port = server.port
