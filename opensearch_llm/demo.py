@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.events import RunOptions, StepEvent
 
-BUNDLED = Path(__file__).resolve().parent.parent / "connectors"
+DEMO_BLUEPRINT = "deepseek-chat"
 
 
 @dataclass
@@ -50,31 +51,42 @@ def run_demo(version: Optional[str] = None, message: str = "Hello from opensearc
         report.phases.append((name, time.perf_counter() - started))
         say(f"{name}: {report.phases[-1][1]:.2f}s")
 
-    t = time.perf_counter()
-    node = LocalNode(version, name=name, progress=say)
-    was_running = node.running() is not None
-    info = node.start()
-    report.url, report.version = info.url, info.version
-    phase(f"local node OpenSearch {info.version} at {info.url}", t)
     key = "sk-demo-" + _random.token_hex(16)
-    try:
-        with FakeDeepSeek(api_key=key) as upstream:
+    with FakeDeepSeek(api_key=key) as upstream:
+        # the shipped blueprint (never a same-named file in the current directory), before any node starts
+        bp = load_blueprint(shipped_blueprint(DEMO_BLUEPRINT), env_file=False,
+                            env={"DEEPSEEK_API_KEY": key, "DEEPSEEK_BASE_URL": upstream.url})
+        t = time.perf_counter()
+        node = LocalNode(version, name=name, progress=say)
+        was_running = node.running() is not None
+        info = node.start()
+        report.url, report.version = info.url, info.version
+        phase(f"local node OpenSearch {info.version} at {info.url}", t)
+        try:
             say(f"offline DeepSeek stand-in at {upstream.url}")
-            bp = load_blueprint(BUNDLED / "deepseek-chat.yaml", env_file=False,
-                                env={"DEEPSEEK_API_KEY": key, "DEEPSEEK_BASE_URL": upstream.url})
             client = connect(ConnectionSettings(url=info.url))
             options = RunOptions(on_step=on_step)
             t = time.perf_counter()
-            up = api.up(bp, client, options=options)
+            up = api.up(client, bp, options=options)
             report.ids = up.provisioned.ids
             phase("up (settings, model group, connector, register+deploy, smoke)", t)
             t = time.perf_counter()
-            report.answer = api.predict(bp, client, message).text
+            report.answer = api.predict(client, bp, message).text
             phase(f"predict {message!r} -> {report.answer!r}", t)
             t = time.perf_counter()
             raise_if_left(api.down(client, bp, options=options), "down")
             phase("down (undeploy, delete model, connector, model group, restore settings)", t)
-    finally:
-        if not keep_node and not was_running:
-            node.stop(purge=True)
+        finally:
+            if not keep_node and not was_running:
+                node.stop(purge=True)
     return report
+
+
+def shipped_blueprint(name: str) -> Path:
+    """The shipped blueprint ``name``; :class:`InvalidInputError` (exit 2) when the catalog lacks it."""
+    from opensearch_llm.catalog import lookup, not_found_hint
+
+    path = lookup(name)
+    if path is None:
+        raise InvalidInputError(f"the shipped blueprint {name} is not installed{not_found_hint(name)}")
+    return path

@@ -156,13 +156,17 @@ def parse_text(text: str, file: str) -> Source:
 
 
 def read_source(path: Union[str, Path]) -> Source:
-    """Read and parse the blueprint at ``path``; an unreadable file becomes one Problem without a line."""
-    file = str(path)
+    """Read and parse the blueprint at ``path``, a file or a shipped name (an existing file wins; see
+    :mod:`opensearch_llm.catalog`); an unreadable file becomes one Problem without a line."""
+    from opensearch_llm.catalog import not_found_hint, resolve
+
+    file = str(resolve(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return Source(file, None, {}, [Problem(file, None, "", f"cannot read blueprint: {reason}")])
+        message = f"cannot read blueprint: {reason}{not_found_hint(path)}"
+        return Source(file, None, {}, [Problem(file, None, "", message)])
     return parse_text(text, file)
 
 

@@ -7,13 +7,14 @@ import click
 
 def register(root: click.Group) -> None:
     """Attach all sub-commands to ``root``."""
-    from opensearch_llm.cli import lifecycle_cmds, local_cmds, run_cmds, sweep_cmds
+    from opensearch_llm.cli import catalog_cmds, lifecycle_cmds, local_cmds, run_cmds, sweep_cmds
     from opensearch_llm.cli.ollama_cmds import ollama
     from opensearch_llm.cli.doctor_cmds import doctor
 
     root.add_command(local_cmds.local)
     root.add_command(ollama)
     root.add_command(doctor)
+    catalog_cmds.register(root)  # blueprints, init, import
     for cmd in (lifecycle_cmds.validate, lifecycle_cmds.plan, lifecycle_cmds.up, run_cmds.predict,
                 run_cmds.chat, run_cmds.smoke, lifecycle_cmds.down, lifecycle_cmds.status, lifecycle_cmds.schema,
                 lifecycle_cmds.demo, sweep_cmds.sweep):

@@ -1,4 +1,5 @@
-"""The wheel ships the typing marker, the JSON Schema, every module and both entry points; the version is one."""
+"""The wheel ships the typing marker, the JSON Schema, the blueprint catalog, every module and both entry points;
+the sdist carries the catalog too, and a wheel built from the sdist holds it; the version is one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -36,13 +38,20 @@ def _setuptools_builds_wheels_here() -> bool:
     return major_minor >= (61, 0) and has_bdist_wheel
 
 
+def _clean_copy(src: Path) -> Path:
+    """What a clean clone holds for the build: metadata, the build hook, the package and connectors/."""
+    for name in ("pyproject.toml", "README.md", "setup.py", "MANIFEST.in"):
+        shutil.copy2(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "connectors")  # opensearch_llm/connectors is built
+    shutil.copytree(PACKAGE, src / "opensearch_llm", ignore=ignore)
+    shutil.copytree(ROOT / "connectors", src / "connectors")
+    return src
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     """The project's wheel, built from a copy of the sources (the checkout gets no build/ directory)."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(PACKAGE, src / "opensearch_llm", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    src = _clean_copy(tmp_path_factory.mktemp("src"))
     out = tmp_path_factory.mktemp("dist")
     offline = _setuptools_builds_wheels_here()
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-q", "-w", str(out), str(src)]
@@ -61,6 +70,39 @@ def test_wheel_ships_typing_marker_and_schema(wheel: zipfile.ZipFile) -> None:
     assert "opensearch_llm/schema/blueprint.schema.json" in names
     shipped = json.loads(wheel.read("opensearch_llm/schema/blueprint.schema.json"))
     assert shipped == json.loads((PACKAGE / "schema" / "blueprint.schema.json").read_text(encoding="utf-8"))
+
+
+def test_wheel_ships_every_blueprint_of_connectors(wheel: zipfile.ZipFile) -> None:
+    shipped = sorted((ROOT / "connectors").glob("*.yaml"))
+    assert len(shipped) >= 6
+    in_wheel = sorted(n for n in wheel.namelist() if n.startswith("opensearch_llm/connectors/"))
+    assert in_wheel == [f"opensearch_llm/connectors/{p.name}" for p in shipped]
+    for path in shipped:
+        assert wheel.read(f"opensearch_llm/connectors/{path.name}") == path.read_bytes()
+
+
+def test_sdist_carries_the_catalog_and_its_wheel_too(tmp_path: Path) -> None:
+    """`python -m build` builds the wheel from the sdist: both must hold every blueprint (setuptools' own hooks)."""
+    (tmp_path / "src").mkdir()
+    src = _clean_copy(tmp_path / "src")
+    code = f"from setuptools import build_meta; print(build_meta.build_sdist({str(tmp_path)!r}))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=src, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [sdist] = list(tmp_path.glob("opensearch*llm-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    shipped = {f"connectors/{p.name}" for p in (ROOT / "connectors").glob("*.yaml")}
+    assert shipped <= names and "setup.py" in names
+    offline = _setuptools_builds_wheels_here()
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-q", "-w", str(tmp_path), str(sdist)]
+    proc = subprocess.run(cmd + (["--no-build-isolation"] if offline else []), capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0 and not offline and any(h in proc.stdout + proc.stderr for h in OFFLINE_HINTS):
+        pytest.skip("setuptools/wheel are not installed and no package index is reachable for the build backend")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [built] = list(tmp_path.glob("opensearch_llm-*.whl"))
+    in_wheel = {n.split("/", 1)[1] for n in zipfile.ZipFile(built).namelist() if n.startswith("opensearch_llm/connectors/")}
+    assert in_wheel == shipped
 
 
 def test_wheel_holds_every_module_and_nothing_else(wheel: zipfile.ZipFile) -> None:

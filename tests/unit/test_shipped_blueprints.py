@@ -15,7 +15,8 @@ from opensearch_llm.secrets import Secret, reveal
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTORS = sorted((ROOT / "connectors").glob("*.yaml"))
 SCHEMA_FILE = ROOT / "opensearch_llm" / "schema" / "blueprint.schema.json"
-FAKE_ENV = {"DEEPSEEK_API_KEY": "sk-shipped-fake-0000"}
+FAKE_ENV = {"DEEPSEEK_API_KEY": "sk-shipped-fake-0000", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1",
+            "OPENAI_MODEL": "local-model"}
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../opensearch_llm/schema/blueprint.schema.json"
 
 
@@ -24,9 +25,9 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_the_five_blueprints_ship() -> None:
+def test_the_six_blueprints_ship() -> None:
     assert [p.stem for p in CONNECTORS] == [
-        "deepseek-chat", "deepseek-reasoner", "ollama-chat", "ollama-embed", "ollama-generate"]
+        "deepseek-chat", "deepseek-reasoner", "ollama-chat", "ollama-embed", "ollama-generate", "openai-compatible"]
 
 
 @pytest.mark.parametrize("path", CONNECTORS, ids=lambda p: p.stem)
@@ -67,7 +68,7 @@ def test_header_names_every_variable_it_reads(path: Path) -> None:
 def test_deepseek_chat_details() -> None:
     bp = load_blueprint(ROOT / "connectors" / "deepseek-chat.yaml", env=FAKE_ENV)
     assert bp.requires_env == ("DEEPSEEK_API_KEY",)
-    assert bp.connector.parameters == {"base_url": "https://api.deepseek.com", "model": "deepseek-chat",
+    assert bp.connector.parameters == {"base_url": "https://api.deepseek.com", "model": "deepseek-flash",
                                        "temperature": "1.0", "top_p": "1.0", "max_tokens": "4096"}
     assert reveal(bp.connector.body)["credential"] == {"api_key": "sk-shipped-fake-0000"}
     assert bp.connector.body["client_config"] == {"read_timeout": 60, "connection_timeout": 10}
@@ -75,8 +76,8 @@ def test_deepseek_chat_details() -> None:
     assert action["url"] == "${parameters.base_url}/chat/completions"
     assert action["headers"]["Authorization"] == "Bearer ${credential.api_key}"
     assert action["request_body"] == (
-        '{ "model": "${parameters.model}", "messages": ${parameters.messages}, "temperature": ${parameters.temperature}, '
-        '"top_p": ${parameters.top_p}, "max_tokens": ${parameters.max_tokens} }')
+        '{ "model": "${parameters.model}", "messages": ${parameters.messages}, "thinking": { "type": "disabled" }, '
+        '"temperature": ${parameters.temperature}, "top_p": ${parameters.top_p}, "max_tokens": ${parameters.max_tokens} }')
     assert bp.predict.style == "messages" and bp.deploy.timeout == 60.0
     assert bp.smoke.parameters == {"messages": [{"role": "user", "content": "Reply with the single word pong"}]}
     [expect] = bp.smoke.expect
@@ -91,7 +92,7 @@ def test_env_overrides_reach_deepseek_parameters() -> None:
     assert {k: bp.connector.parameters[k] for k in ("base_url", "model")} == {
         "base_url": "http://127.0.0.1:8089", "model": "r-test"}
     assert bp.predict.reasoning == "inference_results[0].output[0].dataAsMap.choices[0].message.reasoning_content"
-    assert bp.connector.body["client_config"]["read_timeout"] == 120
+    assert bp.connector.body["client_config"]["read_timeout"] == 600 and bp.smoke.timeout == 660.0
     assert [e.not_empty for e in bp.smoke.expect] == [True, True]
 
 
