@@ -24,31 +24,48 @@ def local() -> None:
 
 @local.command(help="""Start the node (idempotent) and print its URL.
 
+--secure: OpenSearch 2.19.1 with the security plugin, TLS on HTTP and transport with a CA made for
+this instance, user admin (all_access) and ml-user (ml_full_access only). Their random passwords are
+in 0600 files in the instance directory (--json: password_file, ml_password_file, ca_certs) and are
+never printed.
+
 \b
 Example:
   opensearch-llm local start
   opensearch-llm local start --version 3 --port 9201 --json
+  opensearch-llm local start --secure --name secured --json
 """)
-@click.option("--version", "version", default=None, help="2.19 (default), 3, or an exact version.")
+@click.option("--version", "version", default=None,
+              help="2.19 (default), 3, or an exact version (with --secure: 2.19.1).")
 @click.option("--port", type=int, default=None, help="HTTP port (default: a free one).")
 @click.option("--heap", default="1g", show_default=True, help="JVM heap.")
 @click.option("--backend", type=click.Choice(["local", "docker"]), default="local", show_default=True)
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for readiness.")
+@click.option("--secure", is_flag=True, help="With the security plugin: TLS, users admin and ml-user.")
 @name_option
 @json_option
 def start(version: Optional[str], port: Optional[int], heap: str, backend: str, timeout: float,
-          name: str, as_json: bool) -> None:
+          secure: bool, name: str, as_json: bool) -> None:
     """Start a local node."""
     if backend == "docker":
+        if secure:
+            raise click.UsageError("--secure works with the local backend only")
         from opensearch_llm.local.docker import DockerNode as Node
+        node = Node(version, port=port, name=name, heap=heap, ready_timeout=timeout, progress=progress)
     else:
-        from opensearch_llm.local import LocalNode as Node
-    node = Node(version, port=port, name=name, heap=heap, ready_timeout=timeout, progress=progress)
+        from opensearch_llm.local import LocalNode
+
+        node = LocalNode(version, port=port, name=name, heap=heap, ready_timeout=timeout, progress=progress,
+                         secure=secure)
     info = node.start()
     if as_json:
         emit_json(info.to_dict())
     else:
-        progress(f"OpenSearch {info.version} with ML Commons is ready (Java {info.java}, pid {info.pid})")
+        extra = " and the security plugin" if info.secure else ""
+        progress(f"OpenSearch {info.version} with ML Commons{extra} is ready (Java {info.java}, pid {info.pid})")
+        if info.secure:
+            progress(f"user {info.username}, password in {info.password_file}, CA certificate {info.ca_certs}; "
+                     f"user {info.ml_user} (ml_full_access), password in {info.ml_password_file}")
         click.echo(info.url)
 
 
@@ -84,7 +101,9 @@ def status(name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"running": bool(info), **(info.to_dict() if info else {"name": name})})
     elif info:
-        click.echo(f"{info.name}: running OpenSearch {info.version} at {info.url} (pid {info.pid}, Java {info.java})")
+        secured = f", secured: user {info.username}, CA {info.ca_certs}" if info.secure else ""
+        click.echo(f"{info.name}: running OpenSearch {info.version} at {info.url} (pid {info.pid}, Java {info.java}"
+                   f"{secured})")
     else:
         click.echo(f"{name}: not running")
     if not info:

@@ -50,6 +50,11 @@ def artifacts_for(version: str) -> list[Artifact]:
     ]
 
 
+def security_artifact(version: str) -> Artifact:
+    """The security plugin zip for ``version`` (installed last, after ML Commons)."""
+    return Artifact("org.opensearch.plugin", "opensearch-security", f"{version}.0")
+
+
 def _verify_zip(path: Path) -> None:
     # Maven Central publishes no checksum for some of these zips (job-scheduler), so mvn
     # cannot verify them strictly; a CRC check of every entry catches truncated or corrupt files.
@@ -117,11 +122,30 @@ def fetch(artifact: Artifact, dest: Path, env: Mapping[str, str]) -> Path:
     return target
 
 
-def fetch_all(version: str, env: Optional[Mapping[str, str]] = None) -> list[Path]:
-    """Fetch and verify every zip for ``version`` into the cache dir; return their paths."""
+def fetch_all(version: str, env: Optional[Mapping[str, str]] = None, secure: bool = False) -> list[Path]:
+    """Fetch and verify every zip for ``version`` into the cache dir; return their paths (install order)."""
     env = os.environ if env is None else env
     dest = cache_dir(env) / "zips" / version
-    return [fetch(a, dest, env) for a in artifacts_for(version)]
+    extra = [fetch_security(version, env)] if secure else []  # first: the one most likely to be missing
+    return [fetch(a, dest, env) for a in artifacts_for(version)] + extra
+
+
+def fetch_security(version: str, env: Optional[Mapping[str, str]] = None) -> Path:
+    """Fetch the security plugin zip of ``version``; a missing one is an error naming the version that has it."""
+    from opensearch_llm.local.versions import SECURE_VERSION
+
+    env = os.environ if env is None else env
+    artifact = security_artifact(version)
+    try:
+        return fetch(artifact, cache_dir(env) / "zips" / version, env)
+    except DownloadError as exc:
+        if version == SECURE_VERSION:
+            raise
+        raise LocalNodeError(
+            f"--secure needs the security plugin zip {artifact.coordinates}, which could not be fetched for "
+            f"OpenSearch {version}; {SECURE_VERSION} is the version whose four zips are all on Maven Central",
+            hint=f"use --secure without --version (that is {SECURE_VERSION}), or --version {SECURE_VERSION}",
+        ) from exc
 
 
 def _unzip(zip_path: Path, into: Path) -> None:
@@ -162,20 +186,27 @@ def _make_world_readable(root: Path) -> None:
 
 
 def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
-            progress: Callable[[str], None] = lambda _m: None) -> Path:
-    """Return an installed OpenSearch home for ``version`` with both plugins (cached, built once)."""
+            progress: Callable[[str], None] = lambda _m: None, secure: bool = False) -> Path:
+    """Return an installed OpenSearch home for ``version`` with both plugins (cached, built once).
+
+    ``secure`` adds the security plugin (installed last), in a tree of its own (``opensearch-X-secure``).
+    """
     env = os.environ if env is None else env
     if env.get("OPENSEARCH_HOME"):
-        return Path(env["OPENSEARCH_HOME"])
+        home = Path(env["OPENSEARCH_HOME"])
+        if secure and not (home / "plugins" / "opensearch-security").is_dir():
+            raise LocalNodeError(f"OPENSEARCH_HOME ({home}) has no security plugin, which --secure needs",
+                                 hint="unset OPENSEARCH_HOME to use the launcher's own installation")
+        return home
     base = runtime_dir(env) / "dist"
-    home = base / f"opensearch-{version}"
+    home = base / (f"opensearch-{version}-secure" if secure else f"opensearch-{version}")
     marker = home / ".opensearch-llm-installed.json"
     if marker.exists():
         return home
     progress(f"fetching OpenSearch {version} and its plugins with mvn (cached after the first run)")
-    dist_zip, *plugin_zips = fetch_all(version, env)
-    progress(f"installing OpenSearch {version} with job-scheduler and ML Commons")
-    staging = base / f".staging-{version}-{os.getpid()}"
+    dist_zip, *plugin_zips = fetch_all(version, env, secure=secure)
+    progress(f"installing OpenSearch {version} with job-scheduler, ML Commons" + (" and security" if secure else ""))
+    staging = base / f".staging-{version}{'-secure' if secure else ''}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -183,7 +214,8 @@ def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
         tree = staging / f"opensearch-{version}"
         for zip_path in plugin_zips:
             _install_plugin(tree, zip_path, jdk)
-        (tree / marker.name).write_text(json.dumps({"version": version, "plugins": list(PLUGINS)}))
+        plugins = [*PLUGINS, "opensearch-security"] if secure else list(PLUGINS)
+        (tree / marker.name).write_text(json.dumps({"version": version, "plugins": plugins}))
         _make_world_readable(tree)
         shutil.rmtree(home, ignore_errors=True)
         tree.rename(home)

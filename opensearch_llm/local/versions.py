@@ -24,6 +24,10 @@ LINES = {
     "3": Line("3", "3.6.0", 21, 25),
 }
 DEFAULT_LINE = "2.19"
+# The one version whose four zips (integ-test, job-scheduler, ML Commons and the security plugin) are
+# all on Maven Central here (checked 2026-11-29): no other 2.19.x has them all, and no 3.x has both
+# the ML and the security zip. `local start --secure` uses it unless told otherwise.
+SECURE_VERSION = "2.19.1"
 
 
 def resolve(version: str | None) -> tuple[str, Line]:
@@ -41,3 +45,14 @@ def resolve(version: str | None) -> tuple[str, Line]:
         f"unknown OpenSearch version {version!r}",
         hint="use 2.19, 3, or an exact version such as 2.19.6",
     )
+
+
+def resolve_secure(version: str | None) -> tuple[str, Line]:
+    """Like :func:`resolve` for a node with the security plugin: ``None`` and ``2.19`` mean ``SECURE_VERSION``.
+
+    Any other version is tried as given; installing it fails with an error naming ``SECURE_VERSION``
+    when its security plugin zip is not on Maven Central.
+    """
+    if not version or version in (DEFAULT_LINE, SECURE_VERSION):
+        return SECURE_VERSION, LINES[DEFAULT_LINE]
+    return resolve(version)

@@ -5,13 +5,18 @@ installed; without the entry point (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``, a plai
 ``PYTHONPATH``) load it with ``-p opensearch_llm.testing.plugin`` or
 ``pytest_plugins = ["opensearch_llm.testing.plugin"]`` in the top-level ``conftest.py``.
 
-Options: ``--opensearch-url URL`` (or ``OPENSEARCH_URL``) uses an existing cluster;
-otherwise the local launcher starts one node per line in ``--opensearch-lines``
+Options: ``--opensearch-url URL`` uses an existing cluster (only when given on the command line:
+``OPENSEARCH_URL`` in the environment is ignored, so a shell set up for your own cluster never
+runs tests against it); otherwise the local launcher starts one node per line in ``--opensearch-lines``
 (default ``2.19,3``), one at a time, and tests that use ``opensearch_url`` run once per line.
 ``--opensearch-backend docker`` uses testcontainers instead.
 
 Fixtures: ``opensearch_node``, ``opensearch_url``, ``opensearch_client`` (session scope),
-``fake_deepseek`` and ``fake_ollama`` (one offline server per test).
+``fake_deepseek`` and ``fake_ollama`` (one offline server per test).  ``opensearch_secured_node``
+(session scope, started only when a test asks for it, never parametrised over lines) is a local 2.19.1
+node with the security plugin: a :class:`SecuredNode` with ``url`` (https), ``ca_certs``,
+``username``/``password`` (admin, all_access) and ``ml_user``/``ml_password`` (``ml_full_access`` only);
+both passwords are registered with the secret masker.
 
 Provisioned blueprints for your own suites: :func:`provision` makes a fixture that loads a blueprint,
 runs ``api.up`` against the session cluster with run-scoped names (like ``smoke``), yields a
@@ -42,9 +47,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TYPE_CHECKING, Union
 
 import pytest
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+    from opensearch_llm.blueprint.model import Blueprint
 
 DEFAULT_LINES = "2.19,3"
 
@@ -62,7 +71,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _external_url(config: pytest.Config) -> str | None:
-    return config.getoption("--opensearch-url") or os.environ.get("OPENSEARCH_URL") or None
+    # never from OPENSEARCH_URL: the tests write cluster settings and sweep
+    return config.getoption("--opensearch-url") or None
+
+
+def _cluster_notice(config: pytest.Config) -> Optional[str]:
+    url = _external_url(config)
+    if url:
+        return (f"opensearch-llm: TESTS RUN AGAINST THE EXISTING CLUSTER {url} (--opensearch-url): they change "
+                "its ML Commons settings and sweep resources of ours")
+    if os.environ.get("OPENSEARCH_URL"):
+        return ("opensearch-llm: OPENSEARCH_URL is set and ignored; the tests start their own node "
+                "(pass --opensearch-url to use an existing cluster)")
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    notice = _cluster_notice(session.config)
+    if notice:  # loud even under -q: a suite must never surprise anyone about which cluster it changes
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(notice, yellow=True, bold=True)
+        else:
+            sys.stderr.write(notice + "\n")
 
 
 def _lines(config: pytest.Config) -> list[str]:
@@ -113,6 +144,39 @@ def opensearch_node(request: pytest.FixtureRequest, opensearch_line: str) -> Ite
         node.stop(purge=True)
 
 
+@dataclass(frozen=True)
+class SecuredNode:
+    """What ``opensearch_secured_node`` yields: a local node with the security plugin and its two users."""
+
+    url: str
+    ca_certs: str
+    username: str
+    password: str = field(repr=False)
+    ml_user: str
+    ml_password: str = field(repr=False)
+    node: Any = field(repr=False, default=None)
+
+
+@pytest.fixture(scope="session")
+def opensearch_secured_node() -> Iterator[SecuredNode]:
+    """A local OpenSearch 2.19.1 with the security plugin (TLS, admin and ml-user) for the session."""
+    from opensearch_llm.local import LocalNode, SECURE_VERSION
+    from opensearch_llm.local.security import read_secret
+    from opensearch_llm.secrets import register_secret
+
+    _reap_dead_sessions()
+    node = LocalNode(SECURE_VERSION, secure=True, name=f"pytest-secure-{os.getpid()}", progress=_progress)
+    info = node.start()
+    try:
+        password, ml_password = read_secret(Path(info.password_file)), read_secret(Path(info.ml_password_file))
+        register_secret(password)
+        register_secret(ml_password)
+        yield SecuredNode(url=info.url, ca_certs=str(info.ca_certs), username=str(info.username), password=password,
+                          ml_user=str(info.ml_user), ml_password=ml_password, node=node)
+    finally:
+        node.stop(purge=True)
+
+
 @pytest.fixture(scope="session")
 def opensearch_url(request: pytest.FixtureRequest, opensearch_node: Any) -> str:
     """The URL of the cluster under test."""
@@ -154,10 +218,10 @@ EnvArg = Union[Mapping[str, str], Callable[[pytest.FixtureRequest], Mapping[str,
 class ProvisionedBlueprint:
     """What a :func:`provision` fixture yields: the loaded blueprint and its live resources in the cluster."""
 
-    blueprint: Any
+    blueprint: "Blueprint"
     run_id: str
     ids: dict
-    client: Any = field(repr=False)
+    client: "OpenSearch" = field(repr=False)
     result: Any = field(repr=False, default=None)
 
     @property
@@ -179,16 +243,15 @@ class ProvisionedBlueprint:
                        model_id=self.model_id)
 
 
-def _teardown(client: Any, run_id: str, options: Any) -> Optional[str]:
+def _teardown(client: "OpenSearch", run_id: str, options: Any) -> Optional[str]:
     """``down --run``; the leftover summary when anything is left, else None."""
     from opensearch_llm import api
-    from opensearch_llm.lifecycle.removal import summary
 
     report = api.down(client, run_id=run_id, options=options)
-    return None if report.clean else summary(report)
+    return None if report.clean else report.summary()
 
 
-def _lifecycle(client: Any, blueprint: Any, journal_dir: str, smoke: bool) -> Iterator[ProvisionedBlueprint]:
+def _lifecycle(client: "OpenSearch", blueprint: "Blueprint", journal_dir: str, smoke: bool) -> Iterator[ProvisionedBlueprint]:
     from opensearch_llm import api
     from opensearch_llm.errors import LeftoversError
     from opensearch_llm.lifecycle.events import RunOptions, add_note
@@ -198,7 +261,7 @@ def _lifecycle(client: Any, blueprint: Any, journal_dir: str, smoke: bool) -> It
     run_id = new_run_id()
     hint = f"finish it with: opensearch-llm down --run {run_id} --journal-dir {journal_dir}"
     try:
-        result = api.up(blueprint, client, options=options, smoke=smoke, run_id=run_id, mode="smoke")
+        result = api.up(client, blueprint, options=options, smoke=smoke, run_id=run_id, mode="smoke")
     except BaseException as exc:
         try:
             left = _teardown(client, run_id, options)
@@ -228,7 +291,7 @@ def provision(path: Union[str, Path], *, scope: str = "session", env: EnvArg = N
     blueprint_path = str(path)
     extra = tuple(overrides)
 
-    def _provisioned(request: pytest.FixtureRequest, opensearch_client: Any,
+    def _provisioned(request: pytest.FixtureRequest, opensearch_client: "OpenSearch",
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProvisionedBlueprint]:
         from opensearch_llm.blueprint import load_blueprint
 
