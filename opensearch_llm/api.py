@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-from opensearch_llm.errors import LeftoversError, OpenSearchLLMError
+from opensearch_llm.errors import InvalidInputError, LeftoversError, OpenSearchLLMError
 from opensearch_llm.lifecycle import facts as facts_mod
 from opensearch_llm.lifecycle import plan as plan_mod
 from opensearch_llm.lifecycle import removal
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from opensearch_llm.blueprint.identity import BlueprintIdentity
     from opensearch_llm.blueprint.model import Blueprint
     from opensearch_llm.lifecycle.conversation import PredictResult
+    from opensearch_llm.lifecycle.settings_run import SettingsResult
     from opensearch_llm.sweep import Filters, SweepReport
 
 
@@ -87,6 +88,9 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
     the_plan = _plan(client, blueprint, run_id, mode, smoke)
+    if the_plan.blocked:  # nothing is changed that the caller could not finish
+        raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
+                                hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
     journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
     provisioned = apply(client, blueprint, the_plan, journal, options)
     result = UpResult(the_plan, provisioned)
@@ -120,12 +124,15 @@ def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc:
 def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
          run_id: Optional[str] = None, options: RunOptions = RunOptions()) -> TeardownReport:
     """Tear down a blueprint's ``up`` resources, or everything of one run (``run_id``). Needs no secret."""
+    from opensearch_llm.sweep import caller_token
+
     directories = journal_dirs(override=options.journal_dir)
+    owner = caller_token(client, options)  # another user's runs are refused unless options.all_users
     if run_id:
-        return removal.remove_run(client, Journal.find(directories, run_id), options, directories)
+        return removal.remove_run(client, Journal.find(directories, run_id), options, directories, owner)
     if blueprint is None:
         raise OpenSearchLLMError("down needs a blueprint or a run id")
-    return removal.remove_blueprint(client, blueprint, directories, options)
+    return removal.remove_blueprint(client, blueprint, directories, options, owner)
 
 
 @dataclass
@@ -191,11 +198,18 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
                     stream=stream, on_chunk=on_chunk)
 
 
-def status(client: "OpenSearch") -> list[dict]:
-    """Our resources in the cluster (found by ownership marker), newest first, with their run kind."""
+def status(client: "OpenSearch", *, all_users: bool = False) -> list[dict]:
+    """Our resources in the cluster (found by ownership marker), newest first, with run kind and owner.
+
+    Where the cluster has users, only the caller's unless ``all_users``.
+    """
+    from opensearch_llm.sweep import caller_token
+
+    owner = caller_token(client, RunOptions(all_users=all_users))
     rows = [{"kind": r.kind, "id": r.id, "name": r.name, "run": r.marker.run, "run_kind": r.marker.run_kind(r.name),
-             "blueprint": r.marker.blueprint, "created": r.marker.created, "state": r.doc.get("model_state", "")}
-            for r in facts_mod.all_owned(client)]
+             "owner": r.marker.owner, "blueprint": r.marker.blueprint, "created": r.marker.created,
+             "state": r.doc.get("model_state", "")}
+            for r in facts_mod.all_owned(client) if not owner or r.marker.owner == owner]
     return sorted(rows, key=lambda r: (r["created"], r["kind"]), reverse=True)
 
 
@@ -208,3 +222,19 @@ def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: 
 
     return _sweep(client, filters or _Filters(), delete=delete, concurrency=concurrency, options=options,
                   deadline=deadline)
+
+
+def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity", *,
+                   options: RunOptions = RunOptions()) -> "SettingsResult":
+    """An admin applies just the cluster settings ``blueprint`` needs (journaled; see ``restore_settings``)."""
+    from opensearch_llm.lifecycle.settings_run import apply_settings as _apply
+
+    return _apply(client, blueprint, options)
+
+
+def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity", *,
+                     options: RunOptions = RunOptions()) -> TeardownReport:
+    """Undo what ``apply_settings`` wrote for ``blueprint``, keeping entries our connectors still use."""
+    from opensearch_llm.lifecycle.settings_run import restore_settings as _restore
+
+    return _restore(client, blueprint, options)

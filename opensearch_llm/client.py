@@ -14,7 +14,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Union
 
 import threading
 
@@ -49,11 +49,15 @@ class ConnectionSettings:
 
     url: str = "http://localhost:9200"
     username: Optional[str] = None
-    password: Optional[Secret] = None
+    password: Union[Secret, str, None] = None  # a str is wrapped as a Secret
     ca_certs: Optional[str] = None
     verify: bool = True
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.password, str):  # a plain string would print itself in a repr or a traceback
+            object.__setattr__(self, "password", Secret(self.password))
 
     @classmethod
     def resolve(cls, url: Optional[str] = None, username: Optional[str] = None,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.resources import settings
+from opensearch_llm.resources.security import Principal, whoami
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class ClusterState:
     remote_inference: bool = True
     transient: Mapping[str, Any] = field(default_factory=dict)
     private_endpoints: tuple[str, ...] = ()
+    caller: Optional[Principal] = None  # who we are, where the cluster has users
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -127,9 +129,12 @@ def _cluster_details(client: "OpenSearch", checks: list[Check],
     checks.append(Check("remote inference", enabled, f"{REMOTE_INFERENCE} = {str(enabled).lower()}",
                         "" if enabled else _put(REMOTE_INFERENCE, True)))
     checks.append(_nodes_check(client))
+    caller = whoami(client)
+    if caller:
+        checks.append(Check("caller", True, f"user {caller.user}, roles {', '.join(caller.roles) or 'none'}"))
     state = ClusterState(version=version, settings=settings.read(client), remote_inference=enabled,
                          transient=dict(raw.get("transient", {})),
-                         private_endpoints=tuple(merged.get(PRIVATE_ENDPOINTS) or ()))
+                         private_endpoints=tuple(merged.get(PRIVATE_ENDPOINTS) or ()), caller=caller)
     return checks, state
 
 
@@ -164,6 +169,10 @@ def settings_check(blueprint: "Blueprint", state: ClusterState) -> Check:
     if state.private_endpoints and unmatched:
         blockers.append(f"{PRIVATE_ENDPOINTS} does not match {unmatched[0]} (up does not manage it)")
         fixes.append(f"add {settings.endpoint_regex(unmatched[0])} to {PRIVATE_ENDPOINTS}")
+    if change.changes and state.caller and state.caller.may_update_settings() is False:
+        blockers.append(f"the settings change needs cluster:admin/settings/update, which the roles of "
+                        f"{state.caller.user} do not grant")
+        fixes.append(f"an admin runs: opensearch-llm settings {blueprint.source}")
     name = f"{blueprint.name}: settings"
     if blockers:
         return Check(name, False, "; ".join(blockers), "; ".join(fixes))

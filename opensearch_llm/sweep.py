@@ -9,6 +9,7 @@ The whole sweep has a deadline; every worker failure is reported.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import re
 import threading
@@ -50,12 +51,15 @@ class Filters:
     run: Optional[str] = None
     blueprint: Optional[str] = None
     include_up: bool = False
+    owner: Optional[str] = None  # only this user's resources (the caller, unless --all-users); None: anyone's
 
     def match(self, res: Owned, now: datetime, outcomes: Mapping[str, Optional[str]]) -> bool:
         """True when ``res`` passes every filter; ``outcomes`` maps run ids to their journal's outcome."""
         if self.run and res.marker.run != self.run:
             return False
         if self.blueprint and res.marker.blueprint != self.blueprint:
+            return False
+        if self.owner and res.marker.owner != self.owner:
             return False
         if self.older_than and now - res.marker.created_at() < self.older_than:
             return False
@@ -114,7 +118,7 @@ def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datet
     listing = all_owned(client)
     outcomes = run_outcomes(listing, directories or journal_dirs())
     selected = [r for r in listing if filters.match(r, now, outcomes)]
-    unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True)
+    unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True, owner=filters.owner)
     kept = sum(1 for r in listing if unfiltered.match(r, now, outcomes)) - len(selected)
     return selected, kept
 
@@ -224,6 +228,17 @@ class _DaemonPool:
             call(*args)
 
 
+def caller_token(client: "OpenSearch", options: RunOptions) -> Optional[str]:
+    """The caller's marker token, to keep to their own resources; None without users or with all_users."""
+    if options.all_users:
+        return None
+    from opensearch_llm.lifecycle.naming import owner_token
+    from opensearch_llm.resources.security import whoami
+
+    caller = whoami(client)
+    return owner_token(caller.user) if caller else None
+
+
 def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = False, concurrency: int = 4,
           options: RunOptions = RunOptions(), deadline: float = DEFAULT_DEADLINE) -> SweepReport:
     """List leftovers; with ``delete`` remove them kind by kind and restore journaled settings.
@@ -234,6 +249,7 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
     report = SweepReport()
     directories = journal_dirs(override=options.journal_dir)
     try:
+        filters = dataclasses.replace(filters, owner=caller_token(client, options))
         selected, report.kept = find(client, filters, directories=directories)
     except OpenSearchLLMError as exc:
         report.errors.append(f"listing our resources: {exc}")

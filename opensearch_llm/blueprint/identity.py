@@ -37,6 +37,7 @@ class BlueprintIdentity:
     model_group: Named
     connector: Named
     model: Named
+    endpoints: tuple = ()  # the connector's action URLs, where they resolve without secrets
 
 
 def _section_name(data: Dict[str, Any], key: str, default: str) -> Any:
@@ -61,7 +62,17 @@ def identity_from(data: Dict[str, Any], source: str, locate: Any = None) -> Blue
     if problems:
         raise BlueprintError(problems)
     return BlueprintIdentity(name, source, Named(names["model_group"]), Named(names["connector"]),
-                             Named(names["model"]))
+                             Named(names["model"]), _endpoints(data))
+
+
+def _endpoints(data: Dict[str, Any]) -> tuple:
+    from opensearch_llm.lifecycle.plan import endpoint_urls
+
+    connector = data.get("connector")
+    if not isinstance(connector, dict):
+        return ()
+    urls = endpoint_urls({"parameters": connector.get("parameters") or {}, "actions": connector.get("actions") or []})
+    return tuple(u for u in urls if u and "${" not in u)
 
 
 def load_identity(path: Union[str, Path], *, env: Optional[Mapping[str, str]] = None,

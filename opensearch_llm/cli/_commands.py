@@ -17,5 +17,5 @@ def register(root: click.Group) -> None:
     catalog_cmds.register(root)  # blueprints, init, import
     for cmd in (lifecycle_cmds.validate, lifecycle_cmds.plan, lifecycle_cmds.up, run_cmds.predict,
                 run_cmds.chat, run_cmds.smoke, lifecycle_cmds.down, lifecycle_cmds.status, lifecycle_cmds.schema,
-                lifecycle_cmds.demo, sweep_cmds.sweep):
+                lifecycle_cmds.demo, lifecycle_cmds.settings, sweep_cmds.sweep):
         root.add_command(cmd)

@@ -7,7 +7,8 @@ from typing import Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    blueprint_options, connection_options, journal_option, load, make_client, preflight_option, with_run_options,
+    all_users_option, blueprint_options, connection_options, journal_option, load, make_client, preflight_option,
+    with_run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
 from opensearch_llm.cli.signals import guarded
@@ -126,6 +127,7 @@ Example:
 """)
 @click.argument("blueprint", required=False, type=click.Path())
 @click.option("--run", "run_id", default=None, help="Remove what this run created (from its journal or marker).")
+@all_users_option
 @blueprint_options
 @journal_option
 @connection_options
@@ -157,21 +159,23 @@ def down(blueprint: Optional[str], run_id: Optional[str], env_file: Optional[str
 Example:
   opensearch-llm status --json
 """)
+@all_users_option
 @connection_options
 @json_option
-def status(as_json: bool, **conn: Any) -> None:
+def status(all_users: bool, as_json: bool, **conn: Any) -> None:
     """Show our resources."""
     from opensearch_llm import api
 
-    rows = api.status(make_client(**conn))
+    rows = api.status(make_client(**conn), all_users=all_users)
     if as_json:
         emit_json(rows)
         return
     if not rows:
         click.echo("no opensearch-llm resources in this cluster")
     for r in rows:
+        owner = f" owner:{r['owner']}" if r["owner"] else ""
         click.echo(f"{r['created']}  {r['run']:<24} {r['run_kind']:<5} {r['blueprint']:<20} {r['kind']:<12} "
-                   f"{r['id']}  {r['name']} {r['state']}")
+                   f"{r['id']}  {r['name']} {r['state']}{owner}")
 
 
 @click.command(help="""The whole lifecycle on embedded defaults: a local OpenSearch node, the offline
@@ -199,3 +203,44 @@ def demo(version: Optional[str], message: str, keep_node: bool, name: str, as_js
         click.echo(f"answer: {report.answer}")
         click.echo("Point it at the real DeepSeek API: export DEEPSEEK_API_KEY=sk-...; "
                    "opensearch-llm up deepseek-chat")
+
+
+@click.command(help="""Apply (or with --restore undo) just the cluster settings a blueprint needs: the trusted
+endpoint regex and private-IP access. For admins: users with only ml_full_access then provision it without
+touching settings. Needs cluster:admin/settings/update.
+
+\b
+Example:
+  opensearch-llm settings deepseek-chat
+  opensearch-llm settings deepseek-chat --restore
+""")
+@click.argument("blueprint", type=click.Path())
+@click.option("--restore", is_flag=True, help="Undo what `settings` applied (entries our connectors use stay).")
+@blueprint_options
+@journal_option
+@connection_options
+@json_option
+@with_run_options
+def settings(blueprint: str, restore: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
+             options: Any, **conn: Any) -> None:
+    """Apply or restore a blueprint's cluster settings."""
+    from opensearch_llm import api
+    from opensearch_llm.blueprint.identity import load_identity
+    from opensearch_llm.lifecycle.removal import raise_if_left
+
+    identity = load_identity(blueprint, env_file=env_file, overrides=overrides)
+    client = make_client(**conn)
+    if not restore:
+        result = api.apply_settings(client, identity, options=options)
+        if as_json:
+            emit_json(result.to_dict())
+        else:
+            click.echo(f"{result.blueprint}: settings applied (run {result.run_id})" if result.changed
+                       else f"{result.blueprint}: the settings already allow it; nothing changed")
+        return
+    report = api.restore_settings(client, identity, options=options)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo("; ".join(report.notes) or "settings restored")
+    raise_if_left(report, "settings --restore")

@@ -36,6 +36,11 @@ def blueprint_options(fn: Callable) -> Callable:
                         help="Read ${env:...} values from this file too (default ./.env).")(fn)
 
 
+all_users_option = click.option(
+    "--all-users", is_flag=True,
+    help="Act on every user's runs, not only the caller's (clusters with users; needs an admin).")
+
+
 def preflight_option(fn: Callable) -> Callable:
     """--no-preflight."""
     return click.option("--no-preflight", is_flag=True,
@@ -64,9 +69,14 @@ def make_client(url: Optional[str], username: Optional[str], password: Optional[
     settings = ConnectionSettings.resolve(url, username, password, ca_certs, insecure)
     if insecure:
         progress("warning: TLS certificate verification is disabled (--insecure)")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # the line above replaces connect()'s own warning
         warnings.simplefilter("ignore")
-        return connect(settings)
+        client = connect(settings)
+    if insecure:  # ... and urllib3's, once per request: outside catch_warnings, which would undo it
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return client
 
 
 def load(paths: Any, env_file: Optional[str], overrides: Any) -> list:
@@ -120,6 +130,6 @@ def with_run_options(fn: Callable) -> Callable:
                                        journal_dir=kwargs.pop("journal_dir", None),
                                        on_step=step_printer(), on_pull=PullProgress(prefix="  "),
                                        preflight=not kwargs.pop("no_preflight", False),
-                                       on_warning=warning_printer())
+                                       on_warning=warning_printer(), all_users=kwargs.pop("all_users", False))
         return fn(*args, **kwargs)
     return wrapper

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from opensearch_llm.cli.options import connection_options, journal_option, make_client, with_run_options
+from opensearch_llm.cli.options import all_users_option, connection_options, journal_option, make_client, with_run_options
 from opensearch_llm.cli.output import emit_json, json_option, progress
 
 
@@ -26,6 +26,7 @@ Example:
 @click.option("--older-than", default=None, help="Only resources created longer ago than this (30m, 2h, 7d).")
 @click.option("--run", "run_id", default=None, help="Only this run's resources.")
 @click.option("--blueprint", default=None, help="Only this blueprint's resources.")
+@all_users_option
 @click.option("--include-up", is_flag=True, help="Also take `up` deployments that finished (meant to stay).")
 @click.option("--yes", is_flag=True, help="Delete what was found (default: list only).")
 @click.option("--deadline", type=click.FloatRange(min=1), default=300, show_default=True,

@@ -61,7 +61,8 @@ class _Run:
         self.settings_writes = 0
 
     def marker(self, digest: Optional[str] = None) -> Marker:
-        return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP)
+        return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP,
+                      self.plan.owner)
 
     def write_settings(self, facts: settings.SettingsFacts, change: settings.SettingsChange) -> None:
         """Journal, then send, one settings write (the restore needs the prior values)."""
@@ -239,7 +240,7 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
     """Execute ``plan``; on any failure roll back this run's creations (unless ``keep_on_failure``)."""
     run = _Run(client, blueprint, plan, options, journal)
     journal.write("start", blueprint=blueprint.name, mode=plan.mode, names=asdict(plan.names),
-                  source=blueprint.source, **owner_fields(plan.cluster_uuid))
+                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.cluster_uuid))
     try:
         run.settings_step()
         run.group_step()

@@ -87,9 +87,24 @@ def provisioned_model_id(client: "OpenSearch", blueprint: "Blueprint") -> str:
     found = [m for m in owned("model", model_api.list_marked(client))
              if m.name == name and m.marker.blueprint == blueprint.name]
     if not found:
-        raise OpenSearchLLMError(f"{blueprint.name} is not provisioned in this cluster",
-                                 hint=f"run: opensearch-llm up {blueprint.source}")
+        raise _not_visible(client, blueprint)
     return max(found, key=lambda m: m.marker.created).id
+
+
+def _not_visible(client: "OpenSearch", blueprint: "Blueprint") -> OpenSearchLLMError:
+    """"Not provisioned", unless model access control may be hiding another user's model from the caller."""
+    from opensearch_llm.resources import settings
+    from opensearch_llm.resources.security import whoami
+
+    caller = whoami(client)
+    if caller and settings.read(client).access_control:
+        return OpenSearchLLMError(
+            f"no model of {blueprint.name} is visible to user {caller.user}: model access control is on, so it is "
+            "either not provisioned or in a model group this user may not access",
+            hint=f"ask its owner for access (model_group.access_mode / backend_roles), or run: "
+                 f"opensearch-llm up {blueprint.source}")
+    return OpenSearchLLMError(f"{blueprint.name} is not provisioned in this cluster",
+                              hint=f"run: opensearch-llm up {blueprint.source}")
 
 
 def _shape_error(path: str, detail: str, response: dict) -> UpstreamError:

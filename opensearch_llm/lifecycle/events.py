@@ -36,6 +36,7 @@ class RunOptions:
     on_run: Callable[[str], None] = lambda _run_id: None
     on_pull: Callable[[dict], None] = lambda _event: None  # Ollama pull progress (see lifecycle.prepare)
     preflight: bool = True  # ask the provider before the first cluster request (see opensearch_llm.preflight)
+    all_users: bool = False  # status/sweep/down may act on runs other users created (admins)
     on_warning: Callable[[str], None] = lambda _message: None
 
 

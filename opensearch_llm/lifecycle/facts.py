@@ -9,6 +9,7 @@ from typing import Optional, TYPE_CHECKING
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.naming import Marker, Names, parse_marker
 from opensearch_llm.resources import connector, model, model_group, settings
+from opensearch_llm.resources.security import Principal, whoami
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -38,6 +39,7 @@ class Facts:
     foreign_group_id: Optional[str] = None
     cluster_uuid: str = ""
     security: bool = False  # the security plugin is installed
+    caller: Optional[Principal] = None  # who we are, where the cluster authenticates users
 
 
 def owned(kind: str, docs: list[dict]) -> list[Owned]:
@@ -93,6 +95,7 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
     with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
         version_f = pool.submit(node_plugins, client)
         uuid_f = pool.submit(cluster_uuid, client)
+        caller_f = pool.submit(whoami, client)
         settings_f = pool.submit(settings.read, client)
         groups_f = pool.submit(model_group.list_marked, client)
         connectors_f = pool.submit(connector.list_marked, client)
@@ -112,7 +115,7 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
             version=version, ml_present=ml_present, settings=settings_f.result(), model_group=group,
             connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
             model=fresh_f.result(), foreign_group_id=foreign, cluster_uuid=uuid_f.result(),
-            security="opensearch-security" in plugins,
+            security="opensearch-security" in plugins, caller=caller_f.result(),
         )
 
 

@@ -19,7 +19,8 @@ TOOLKIT = "opensearch-llm"
 # Only characters ML Commons 3.x accepts in names and descriptions: letters, digits, spaces
 # and .,!?():@-_/'" (StringUtils.SAFE_INPUT_PATTERN).
 MARKER_RE = re.compile(
-    r"\(opensearch-llm run:(?P<run>[\w.-]+)(?: kind:(?P<kind>up|smoke))? blueprint:(?P<blueprint>[\w.-]+) "
+    r"\(opensearch-llm run:(?P<run>[\w.-]+)(?: kind:(?P<kind>up|smoke))?(?: owner:(?P<owner>[\w.@-]+))? "
+    r"blueprint:(?P<blueprint>[\w.-]+) "
     r"created:(?P<created>[0-9TZ:.-]+)(?: hash:(?P<hash>[0-9a-f]+))?\)"
 )
 UP, SMOKE = "up", "smoke"
@@ -38,12 +39,14 @@ class Marker:
     created: str
     hash: Optional[str] = None
     kind: Optional[str] = None
+    owner: Optional[str] = None  # the authenticated user who created it, where the cluster has users
 
     def text(self) -> str:
         """The marker as it appears in a description."""
         kind = f" kind:{self.kind}" if self.kind else ""
+        owner = f" owner:{self.owner}" if self.owner else ""
         tail = f" hash:{self.hash}" if self.hash else ""
-        return f"({TOOLKIT} run:{self.run}{kind} blueprint:{self.blueprint} created:{self.created}{tail})"
+        return f"({TOOLKIT} run:{self.run}{kind}{owner} blueprint:{self.blueprint} created:{self.created}{tail})"
 
     def run_kind(self, name: str) -> str:
         """``up`` or ``smoke``; for old markers, smoke when ``name`` carries the run id (run-scoped names)."""
@@ -61,7 +64,12 @@ def parse_marker(description: Any) -> Optional[Marker]:
     if not isinstance(description, str):
         return None
     m = MARKER_RE.search(description)
-    return Marker(m["run"], m["blueprint"], m["created"], m["hash"], m["kind"]) if m else None
+    return Marker(m["run"], m["blueprint"], m["created"], m["hash"], m["kind"], m["owner"]) if m else None
+
+
+def owner_token(user: Optional[str]) -> Optional[str]:
+    """``user`` as it can stand in a marker (ML Commons 3.x accepts only a few characters in descriptions)."""
+    return re.sub(r"[^\w.@-]", "_", user) if user else None
 
 
 def with_marker(description: str, marker: Marker) -> str:

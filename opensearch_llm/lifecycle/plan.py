@@ -8,7 +8,7 @@ from typing import Any, Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.facts import Facts
-from opensearch_llm.lifecycle.naming import Names, fingerprint
+from opensearch_llm.lifecycle.naming import Names, fingerprint, owner_token
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import masked
 
@@ -44,6 +44,12 @@ class Plan:
     connector_hash: str
     model_hash: str
     cluster_uuid: str = ""
+    owner: Optional[str] = None  # the caller's user name (marker token), where the cluster has users
+
+    @property
+    def blocked(self) -> list[str]:
+        """Steps the caller may not perform (read from their roles), each with why."""
+        return [str(a.detail["permission"]) for a in self.actions if "do not grant" in str(a.detail.get("permission"))]
 
     @property
     def changes(self) -> bool:
@@ -73,16 +79,29 @@ def endpoint_urls(body: dict) -> list[str]:
     return urls
 
 
-def _settings_action(change: settings.SettingsChange) -> Action:
+NEEDS_ADMIN = "needs cluster:admin/settings/update"
+
+
+def _settings_action(change: settings.SettingsChange, facts: Facts, source: str) -> Action:
     if not change.changes:
         return Action("settings", NOOP, "ml_commons", "trusted endpoints and private-IP access already allow this connector")
     detail = {"add_trusted_endpoints_regex": list(change.add_regexes),
               "private_ip_enabled": "false -> true" if change.enable_private_ip else "unchanged"}
-    return Action("settings", UPDATE, "ml_commons", "this connector's endpoint is not allowed yet", detail=detail)
+    reason = "this connector's endpoint is not allowed yet"
+    may = facts.caller.may_update_settings() if facts.caller else True
+    if may is False:
+        detail["permission"] = (f"{NEEDS_ADMIN}, which the roles of {facts.caller.user} "  # type: ignore[union-attr]
+                                f"({', '.join(facts.caller.roles) or 'none'}) do not grant: an admin runs "  # type: ignore
+                                f"opensearch-llm settings {source}, then this user's up needs no settings change")
+        reason += f" ({NEEDS_ADMIN}: an admin must apply it)"
+    elif may is None:
+        detail["permission"] = f"{NEEDS_ADMIN}; custom roles may or may not grant it"
+    return Action("settings", UPDATE, "ml_commons", reason, detail=detail)
 
 
 def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode: str = "up", smoke: bool = True) -> Plan:
     """Pure: the plan for ``blueprint`` against ``facts``."""
+    _check_owner(facts, names)
     if facts.foreign_group_id:
         raise InvalidInputError(
             f"a model group named {names.model_group!r} exists (id {facts.foreign_group_id}) but was not "
@@ -93,7 +112,7 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     change = settings.plan_change(facts.settings, endpoint_urls(body))
     c_hash = fingerprint(body)
     m_hash = fingerprint({"model": blueprint.to_dict()["model"], "connector": c_hash})
-    actions = [_settings_action(change)]
+    actions = [_settings_action(change, facts, blueprint.source)]
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
                    else Action("model_group", CREATE, names.model_group, "not found"))
@@ -110,7 +129,18 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     if smoke:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
-                facts.cluster_uuid)
+                facts.cluster_uuid, owner_token(facts.caller.user) if facts.caller else None)
+
+
+def _check_owner(facts: Facts, names: Names) -> None:
+    """Resources of this name that another user created are theirs: never reused, replaced or deleted."""
+    me = owner_token(facts.caller.user) if facts.caller else None
+    for found in (facts.model_group, facts.connector, facts.model):
+        if found is not None and me and found.marker.owner != me:
+            raise InvalidInputError(
+                f"{found.kind} {found.name!r} (id {found.id}) belongs to user {found.marker.owner or 'unknown'}, "
+                f"not to {me}; it is left alone", hint="choose other names: --set model_group.name=NAME "
+                "--set connector.name=NAME --set model.name=NAME")
 
 
 def _check_access(blueprint: "Blueprint", facts: Facts) -> None:

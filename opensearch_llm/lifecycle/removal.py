@@ -7,11 +7,11 @@ Removal needs names and ids, never a secret: a blueprint is identified by its
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
-from opensearch_llm.errors import LeftoversError
+from opensearch_llm.errors import InvalidInputError, LeftoversError
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import all_owned
+from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.journal import Journal, created, runs
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.lifecycle.restore import (
@@ -26,12 +26,24 @@ if TYPE_CHECKING:
     from opensearch_llm.blueprint.model import Blueprint
 
 
+def refuse_others(found: Sequence[Owned], owner: Optional[str]) -> None:
+    """Exit 2 when any of ``found`` belongs to another user than ``owner`` (None: no users to tell apart)."""
+    theirs = sorted({r.marker.owner or "unknown" for r in found if owner and r.marker.owner != owner})
+    if theirs:
+        raise InvalidInputError(f"these resources belong to {', '.join(theirs)}, not to {owner}; nothing was "
+                                "changed", hint="an admin can act on every user's runs with --all-users")
+
+
 def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
-               directories: Sequence[Path] = ()) -> TeardownReport:
-    """Remove what run ``journal.run_id`` created (ids from its journal, else by marker); restore its settings."""
+               directories: Sequence[Path] = (), owner: Optional[str] = None) -> TeardownReport:
+    """Remove what run ``journal.run_id`` created (ids from its journal, else by marker); restore its settings.
+
+    With ``owner``, a run that another user created is refused (exit 2) before anything changes.
+    """
     entries = journal.entries()
     ids: dict[str, list[str]] = {kind: [rid] for kind, rid in created(entries).items()}
     listing = all_owned(client)
+    refuse_others([r for r in listing if r.marker.run == journal.run_id], owner)
     for res in listing:
         if res.marker.run == journal.run_id:
             ids.setdefault(res.kind, []).append(res.id)
@@ -50,16 +62,17 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
 
 
 def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity"],
-                     directories: Sequence[Path], options: RunOptions) -> TeardownReport:
+                     directories: Sequence[Path], options: RunOptions, owner: Optional[str] = None) -> TeardownReport:
     """Remove the stable-named resources of ``blueprint`` and restore the settings its ``up`` runs on this
     cluster changed."""
     names = names_for(blueprint)
     wanted = {"model": names.model, "connector": names.connector, "model_group": names.model_group}
     ids: dict[str, list[str]] = {}
     listing = all_owned(client)
-    for res in listing:
-        if res.marker.blueprint == blueprint.name and res.name == wanted[res.kind]:
-            ids.setdefault(res.kind, []).append(res.id)
+    mine = [r for r in listing if r.marker.blueprint == blueprint.name and r.name == wanted[r.kind]]
+    refuse_others(mine, owner)
+    for res in mine:
+        ids.setdefault(res.kind, []).append(res.id)
     cluster = ClusterId(client)
     journals = [j for j in runs(directories) if _is_up_of(j.entries(), blueprint.name)
                 and (not pending_changes(j.entries()) or cluster.owns(j))]

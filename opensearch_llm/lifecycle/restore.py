@@ -139,6 +139,8 @@ def orphaned(directories: Sequence[Path], alive_runs: set, cluster: ClusterId, *
         if not pending_changes(entries) or still_running(entries) or not cluster.owns(journal):
             continue
         start = start_entry(entries)
+        if start.get("mode") == "settings":  # an admin's standing settings: only `settings --restore` undoes them
+            continue
         if blueprint and start.get("blueprint") != blueprint:
             continue
         if older_than and now - _started(start, now) < older_than:

@@ -59,6 +59,16 @@ def dispatch(d: Any, method: str, path: str, params: dict, body: Any) -> tuple[i
 NODE_ID = "dblNode0000000000000"
 
 
+@route("GET", "/_plugins/_security/authinfo")
+def authinfo(d: Any, params: dict, body: Any) -> Any:
+    """The caller, when the double plays a cluster with the security plugin (``d.caller`` set)."""
+    caller = getattr(d, "caller", None)
+    if not caller:
+        return 400, {"error": "no handler found for uri [/_plugins/_security/authinfo] and method [GET]"}
+    return {"user_name": caller["user"], "backend_roles": caller.get("backend_roles", []),
+            "roles": caller.get("roles", [])}
+
+
 @route("GET,HEAD", "/")
 def info(d: Any, params: dict, body: Any) -> Any:
     return {"name": "ml-double", "cluster_name": "ml-double", "cluster_uuid": getattr(d, "cluster_uuid", "ml-double-uuid"),
