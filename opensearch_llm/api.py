@@ -24,7 +24,9 @@ from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs
 from opensearch_llm.lifecycle.naming import SMOKE, UP, names_for, new_run_id
 from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
+from opensearch_llm.lifecycle.switch import finish, revert
 from opensearch_llm.lifecycle.teardown import TeardownReport
+from opensearch_llm.lifecycle.consumers import replace_message, with_consumers
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from opensearch_llm.blueprint.identity import BlueprintIdentity
     from opensearch_llm.blueprint.model import Blueprint
     from opensearch_llm.lifecycle.conversation import PredictResult
+    from opensearch_llm.lifecycle.rotate import Rotated
     from opensearch_llm.lifecycle.settings_run import SettingsResult
     from opensearch_llm.sweep import Filters, SweepReport
 
@@ -67,7 +70,8 @@ def _journal(options: RunOptions, run_id: str) -> Journal:
 def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool) -> plan_mod.Plan:
     names = names_for(blueprint, run_id if mode == SMOKE else None)
     found = facts_mod.gather(client, blueprint.name, names)
-    return plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
+    the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
+    return with_consumers(client, the_plan) if the_plan.replaces else the_plan
 
 
 def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(),
@@ -78,7 +82,7 @@ def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = 
 
 
 def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(), smoke: bool = True,
-       run_id: Optional[str] = None, mode: str = UP) -> UpResult:
+       run_id: Optional[str] = None, mode: str = UP, replace: bool = False) -> UpResult:
     """Provision ``blueprint`` (idempotent with stable names) and run its smoke probe.
 
     With ``ollama.pull: true`` the model is pulled onto the Ollama host first (progress to ``options.on_pull``).
@@ -88,6 +92,9 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
     the_plan = _plan(client, blueprint, run_id, mode, smoke)
+    if the_plan.replaces and not replace:
+        raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
+                                hint="pass --replace to accept a new model_id, or undo the change")
     if the_plan.blocked:  # nothing is changed that the caller could not finish
         raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
                                 hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
@@ -101,9 +108,14 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
             journal.write("failed", error=mask_text(str(exc))[:500])
             if options.keep_on_failure:
                 add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {run_id}")
-            elif provisioned.created:
-                _roll_back(client, journal, options, exc)
+            else:
+                if provisioned.switched:  # the live model keeps answering through its old connector
+                    revert(client, provisioned.switched, journal, options, exc)
+                if provisioned.created:
+                    _roll_back(client, journal, options, exc)
             raise
+    if provisioned.switched:
+        finish(client, provisioned.switched, journal, options)
     journal.write("done", ok=True)
     return result
 
@@ -238,3 +250,11 @@ def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity", *,
     from opensearch_llm.lifecycle.settings_run import restore_settings as _restore
 
     return _restore(client, blueprint, options)
+
+
+def rotate(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions()) -> "Rotated":
+    """New credentials (read again from the environment) through a new connector; same model_id, no downtime."""
+    from opensearch_llm.lifecycle.rotate import rotate as _rotate
+
+    _preflight(blueprint, options)
+    return _rotate(client, blueprint, options)

@@ -118,6 +118,10 @@ def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datet
     listing = all_owned(client)
     outcomes = run_outcomes(listing, directories or journal_dirs())
     selected = [r for r in listing if filters.match(r, now, outcomes)]
+    ids = {r.id for r in selected}
+    # a connector that a model staying in the cluster uses is not a leftover (a rotate killed after its switch)
+    in_use = {m.doc.get("connector_id") for m in listing if m.kind == "model" and m.id not in ids}
+    selected = [r for r in selected if not (r.kind == "connector" and r.id in in_use)]
     unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True, owner=filters.owner)
     kept = sum(1 for r in listing if unfiltered.match(r, now, outcomes)) - len(selected)
     return selected, kept

@@ -72,7 +72,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"secret scanner: {SCAN['outputs']} captured test outputs and {cli_outputs} CLI outputs/files scanned, "
         f"{SCAN['hits']} secret occurrences")
-    if helpers and any(helpers.FIGURES.values()):
+    for what, codes in (helpers.FIGURES.get("live_changes") or []) if helpers else []:
+        sent = sum(codes.values())
+        terminalreporter.write_line(f"live change under traffic ({what}): {sent} predicts sent, "
+                                    f"{sent - codes.get(200, 0)} failed {codes}")
+    if helpers and any(v for k, v in helpers.FIGURES.items() if k != "live_changes"):
         f = helpers.FIGURES
         terminalreporter.write_line(
             f"fault figures: {f['fault_cases']} step x fault cases, {f['faults_injected']} faults injected, "

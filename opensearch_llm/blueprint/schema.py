@@ -162,6 +162,14 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
                                 enum=["remote"]),
         "interface": _open_map("Interface", "ML Commons model interface (input/output JSON schemas)."),
         "deploy_setting": _open_map("Deploy setting", "ML Commons deploy_setting, e.g. model_ttl_minutes."),
+        "rate_limiter": _object("Rate limiter", "Requests per time unit, split across the model's nodes (2.12+); "
+                                "changed in place by up.", {
+            "limit": _field(["string", "number"], "Limit", "How many requests per unit."),
+            "unit": _field("string", "Unit", "The time unit.",
+                           enum=["SECONDS", "MINUTES", "HOURS", "DAYS"]),
+        }),
+        "guardrails": _open_map("Guardrails", "ML Commons guardrails (local regex or model-based); changed in place."),
+        "is_enabled": _field("boolean", "Enabled", "false refuses predicts without undeploying; changed in place."),
     }),
     "deploy": _object("Deploy", "Deployment settings.", {
         "timeout": _duration("Deploy timeout", "How long to wait for DEPLOYED (default 60s)."),

@@ -7,11 +7,9 @@ from typing import Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    all_users_option, blueprint_options, connection_options, journal_option, load, make_client, preflight_option,
-    with_run_options,
+    all_users_option, blueprint_options, connection_options, journal_option, load, make_client, preflight_option, with_run_options, run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
-from opensearch_llm.cli.signals import guarded
 
 
 @click.command(help="""Check blueprint files and the environment; no cluster call. Exit 2 on any problem.
@@ -91,14 +89,10 @@ Example:
 @click.argument("blueprint", type=click.Path())
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke probe.")
 @click.option("--keep-on-failure", is_flag=True, help="Do not roll back what this run created when it fails.")
-@preflight_option
-@blueprint_options
-@journal_option
-@connection_options
-@json_option
-@with_run_options
-@guarded
-def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
+@click.option("--replace", is_flag=True,
+              help="Accept replacing a live model (a new model_id) where ML Commons cannot change it in place.")
+@run_options
+def up(blueprint: str, no_smoke: bool, replace: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
        options: Any, **conn: Any) -> None:
     """Provision one blueprint."""
     from opensearch_llm import api
@@ -106,7 +100,7 @@ def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple
     bp = load([blueprint], env_file, overrides)[0]
     client = make_client(**conn)
     progress(f"up {bp.name}")
-    result = api.up(client, bp, options=options, smoke=not no_smoke)
+    result = api.up(client, bp, options=options, smoke=not no_smoke, replace=replace)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -114,6 +108,11 @@ def up(blueprint: str, no_smoke: bool, env_file: Optional[str], overrides: tuple
     click.echo(f"{bp.name}: model {ids.get('model')} {result.provisioned.model_state} "
                f"(connector {ids.get('connector')}, model group {ids.get('model_group')})"
                + ("" if result.provisioned.changed else " - nothing changed"))
+    if result.provisioned.switched:
+        change = result.provisioned.switched
+        click.echo(f"switched in place: connector {change.old} -> {change.new} (same model_id)")
+    if result.provisioned.updated:
+        click.echo(f"updated in place: {', '.join(result.provisioned.updated)}")
     if result.smoke:
         click.echo(f"smoke ok in {result.smoke.seconds * 1000:.0f} ms: {result.smoke.answer!r}")
 

@@ -133,3 +133,15 @@ def with_run_options(fn: Callable) -> Callable:
                                        on_warning=warning_printer(), all_users=kwargs.pop("all_users", False))
         return fn(*args, **kwargs)
     return wrapper
+
+
+def run_options(fn: Callable) -> Callable:
+    """The options of a command that changes the cluster (up, smoke, rotate): --no-preflight, --env-file, --set,
+    --journal-dir, the connection, --json; injects RunOptions and cleans up on Ctrl-C/SIGTERM."""
+    from opensearch_llm.cli.output import json_option
+    from opensearch_llm.cli.signals import guarded
+
+    for decorate in (guarded, with_run_options, json_option, connection_options, journal_option, blueprint_options,
+                     preflight_option):
+        fn = decorate(fn)
+    return fn

@@ -7,11 +7,9 @@ from typing import Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    blueprint_options, connection_options, journal_option, load, make_client, parse_params, preflight_option,
-    with_run_options,
+    blueprint_options, connection_options, load, make_client, parse_params, run_options,
 )
 from opensearch_llm.cli.output import emit_json, json_option, progress
-from opensearch_llm.cli.signals import guarded
 
 param_options = [
     click.option("--system", default=None, help="System prompt."),
@@ -148,13 +146,7 @@ Example:
 """)
 @click.argument("blueprints", nargs=-1, required=True, type=click.Path())
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
-@preflight_option
-@blueprint_options
-@journal_option
-@connection_options
-@json_option
-@with_run_options
-@guarded
+@run_options
 def smoke(blueprints: tuple, junit: Optional[str], env_file: Optional[str], overrides: tuple, as_json: bool,
           options: Any, **conn: Any) -> None:
     """Smoke-test blueprints."""

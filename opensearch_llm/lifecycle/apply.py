@@ -15,9 +15,12 @@ from opensearch_llm.errors import ClusterError, LeftoversError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
 from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
 from opensearch_llm.lifecycle.journal import Journal, owner_fields
-from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, now_utc, with_marker
-from opensearch_llm.lifecycle.plan import CREATE, DEPLOY, NOOP, REPLACE, Action, Plan, endpoint_urls
+from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, now_utc, parse_marker, with_marker
+from opensearch_llm.lifecycle.plan import (
+    CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan, endpoint_urls,
+)
 from opensearch_llm.lifecycle.restore import urls_still_needed
+from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
 from opensearch_llm.lifecycle.teardown import delete_one, teardown
 from opensearch_llm.resources import connector, model, model_group, settings
 from opensearch_llm.secrets import mask_text
@@ -47,6 +50,8 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
     changed: bool = False
     model_state: str = ""
+    switched: Optional[Switch] = None  # the live model now uses a new connector (see lifecycle.switch)
+    updated: list[str] = field(default_factory=list)  # model fields changed in place
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -59,6 +64,7 @@ class _Run:
         self.client, self.bp, self.plan, self.options, self.journal = client, blueprint, plan, options, journal
         self.result = Provisioned(blueprint.name, plan.run_id)
         self.settings_writes = 0
+        self.switch_from: Optional[str] = None
 
     def marker(self, digest: Optional[str] = None) -> Marker:
         return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP,
@@ -141,6 +147,7 @@ class _Run:
             return
         if action.op == REPLACE:
             self._remove_old()
+        self.switch_from = action.resource_id if action.op == SWITCH else self.switch_from
         body = {**self.bp.connector.body, "name": action.name,
                 "description": with_marker(self.bp.connector.body.get("description", ""),
                                            self.marker(self.plan.connector_hash))}
@@ -172,12 +179,10 @@ class _Run:
         if action.op == REPLACE and action.resource_id and self.plan.action("connector").op != REPLACE:
             delete_one(self.client, "model", action.resource_id, self.options)
             self.journal.write("deleted", kind="model", id=action.resource_id)
-        if action.op in (NOOP, DEPLOY):
+        if action.op in (NOOP, DEPLOY, UPDATE):
             self.result.ids["model"] = action.resource_id or ""
-            if action.op == DEPLOY:
-                model.deploy(self.client, self.result.ids["model"])
-                self.result.changed = True
-            timer.done(f"{action.resource_id} ({'deploy' if action.op == DEPLOY else 'exists'})")
+            self._in_place(action)
+            timer.done(f"{action.resource_id} ({ {DEPLOY: 'deploy', UPDATE: 'updated in place'}.get(action.op, 'exists')})")
             return
         body = {"name": action.name, "function_name": self.bp.model.function_name,
                 "model_group_id": self.result.ids["model_group"], "connector_id": self.result.ids["connector"],
@@ -186,6 +191,27 @@ class _Run:
         rid = self.create_or_find("model", action.name, lambda: model.register(self.client, body, deploy=True))
         self.created("model", rid, action.name)
         timer.done(rid)
+
+    def _in_place(self, action: Action) -> None:
+        """Switch the live model to this run's new connector, update its fields, deploy it: same model_id."""
+        model_id = self.result.ids["model"]
+        if self.plan.action("connector").op == SWITCH:
+            change = Switch(model_id, self.switch_from, self.result.ids["connector"])
+            if any(a.op == PROBE for a in self.plan.actions):  # tested before live traffic goes through it
+                prove(self.client, self.bp, change.new, self.result.ids["model_group"], self.marker(),
+                      self.journal, self.options)
+            switch(self.client, change, self.journal, self.options)
+            self.result.switched, self.result.changed = change, True
+        if action.op == UPDATE:
+            fields = {k: v for k, v in self.bp.model.extra.items() if k in UPDATABLE}
+            kept = parse_marker(action.detail.get("marker")) or self.marker()
+            marker = Marker(kept.run, kept.blueprint, kept.created, self.plan.model_hash, kept.kind, kept.owner)
+            fields["description"] = with_marker(self.bp.model.description, marker)
+            model.update(self.client, model_id, fields)
+            self.result.updated, self.result.changed = sorted(fields), True
+        if action.op == DEPLOY:
+            model.deploy(self.client, model_id)
+            self.result.changed = True
 
     def deploy_step(self) -> None:
         timer = StepTimer(self.options, "deploy")
@@ -196,6 +222,8 @@ class _Run:
 
     def rollback(self, exc: BaseException) -> None:
         """Remove what this run created; raise LeftoversError (exit 3) when something stays."""
+        if self.result.switched:  # the live model first goes back to the connector it had
+            revert(self.client, self.result.switched, self.journal, self.options, exc)
         created: dict[str, list[str]] = {k: [self.result.ids[k]] for k in self.result.created}
         listing: Optional[list[Owned]] = None
         try:  # a create whose answer was lost still carries this run's marker

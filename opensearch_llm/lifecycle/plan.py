@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from opensearch_llm.blueprint.model import Blueprint
 
 CREATE, NOOP, REPLACE, UPDATE, DEPLOY, PROBE = "create", "noop", "replace", "update", "deploy", "probe"
+SWITCH = "switch"  # a new connector, then Update Model points the live model at it (same model_id)
+UPDATABLE = ("description", "interface", "deploy_setting", "rate_limiter", "guardrails", "is_enabled")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Plan:
     model_hash: str
     cluster_uuid: str = ""
     owner: Optional[str] = None  # the caller's user name (marker token), where the cluster has users
+
+    @property
+    def replaces(self) -> bool:
+        """True when a live model would be replaced (a new model_id: its consumers break)."""
+        return any(a.step == "model" and a.op == REPLACE for a in self.actions)
 
     @property
     def blocked(self) -> list[str]:
@@ -111,21 +118,14 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     body = blueprint.connector.body
     change = settings.plan_change(facts.settings, endpoint_urls(body))
     c_hash = fingerprint(body)
-    m_hash = fingerprint({"model": blueprint.to_dict()["model"], "connector": c_hash})
+    m_hash = model_fingerprint(blueprint)
     actions = [_settings_action(change, facts, blueprint.source)]
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
                    else Action("model_group", CREATE, names.model_group, "not found"))
-    conn = facts.connector
-    shown = {"body": masked(body)}
-    if conn is None:
-        actions.append(Action("connector", CREATE, names.connector, "not found", detail=shown))
-    elif conn.marker.hash != c_hash:
-        actions.append(Action("connector", REPLACE, names.connector,
-                              "endpoint, request template or credential changed", conn.id, detail=shown))
-    else:
-        actions.append(Action("connector", NOOP, names.connector, "exists with the same configuration", conn.id))
-    actions.append(_model_action(facts, names, actions[-1].op, m_hash, group))
+    model_action = _model_action(facts, names, m_hash, group)
+    actions.append(_connector_action(facts, names, c_hash, {"body": masked(body)}, model_action))
+    actions.append(model_action)
     if smoke:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
@@ -155,12 +155,39 @@ def _check_access(blueprint: "Blueprint", facts: Facts) -> None:
              "model access control")
 
 
-def _model_action(facts: Facts, names: Names, connector_op: str, m_hash: str, group: Any) -> Action:
+def model_fingerprint(blueprint: "Blueprint") -> str:
+    """The digest of the model fields Update Model can change in place."""
+    model = blueprint.to_dict()["model"]
+    return fingerprint({k: v for k, v in model.items() if k in (*UPDATABLE, "name")})
+
+
+def _connector_action(facts: Facts, names: Names, c_hash: str, shown: dict, model_action: Action) -> Action:
+    conn = facts.connector
+    if conn is None and model_action.op in (NOOP, UPDATE, DEPLOY):
+        return Action("connector", SWITCH, names.connector, "the model's connector is gone: a new one, same model_id",
+                      detail={**shown, "model": model_action.resource_id})
+    if conn is None:
+        return Action("connector", CREATE, names.connector, "not found", detail=shown)
+    if conn.marker.hash == c_hash:
+        return Action("connector", NOOP, names.connector, "exists with the same configuration", conn.id)
+    if model_action.op in (NOOP, UPDATE, DEPLOY):
+        return Action("connector", SWITCH, names.connector, "endpoint or request template changed: a new connector, "
+                      "then the live model switches to it (same model_id, no downtime)", conn.id,
+                      detail={**shown, "model": model_action.resource_id})
+    return Action("connector", REPLACE, names.connector, "endpoint or request template changed", conn.id,
+                  detail=shown)
+
+
+def _model_action(facts: Facts, names: Names, m_hash: str, group: Any) -> Action:
     found = facts.model
     if found is None:
         return Action("model", CREATE, names.model, "not found; register with deploy=true")
-    if connector_op != NOOP or found.marker.hash != m_hash or group is None or found.doc.get("model_group_id") != group.id:
-        return Action("model", REPLACE, names.model, "its connector or settings changed", found.id)
+    if group is None or found.doc.get("model_group_id") != group.id:
+        return Action("model", REPLACE, names.model, "its model group changed, which ML Commons cannot change in "
+                      "place: a new model_id (needs --replace)", found.id, detail={"consumers": []})
+    if found.marker.hash != m_hash:
+        return Action("model", UPDATE, names.model, "model fields changed: Update Model in place (same model_id)",
+                      found.id, detail={"marker": found.marker.text()})
     state = found.doc.get("model_state", "UNKNOWN")
     if state != "DEPLOYED":
         return Action("model", DEPLOY, names.model, f"exists but is {state}", found.id)
@@ -169,7 +196,7 @@ def _model_action(facts: Facts, names: Names, connector_op: str, m_hash: str, gr
 
 def render(plan: Plan) -> str:
     """Human-readable plan text."""
-    symbols = {CREATE: "+", NOOP: "=", REPLACE: "~", UPDATE: "~", DEPLOY: ">", PROBE: "?"}
+    symbols = {CREATE: "+", NOOP: "=", REPLACE: "!", UPDATE: "~", SWITCH: "~", DEPLOY: ">", PROBE: "?"}
     lines = [f"plan for {plan.blueprint} (run {plan.run_id}, OpenSearch {plan.cluster_version}):"]
     for a in plan.actions:
         rid = f" [{a.resource_id}]" if a.resource_id else ""

@@ -85,6 +85,12 @@ def undeploy(client: OpenSearch, model_id: str) -> bool:
         return or_none(lambda: client.plugins.ml.undeploy_model(model_id=model_id)) is not None
 
 
+def update(client: OpenSearch, model_id: str, fields: dict) -> None:
+    """Update Model (2.12+): change fields of a live model in place; a deployed model is refreshed on its workers."""
+    with about(KIND, model_id):
+        client.plugins.ml.update_model(model_id=model_id, body=fields)
+
+
 def stop_serving(client: OpenSearch, model_id: str) -> bool:
     """Make the model refuse predicts and never auto-deploy again (Update Model, 2.12+); False when missing.
 

@@ -84,6 +84,7 @@ class FakeDeepSeek(FakeServer):
                  host: str = "127.0.0.1", legacy: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(host=host, port=port)
         self.api_key = api_key
+        self.extra_keys: set = set()  # more keys to accept, as during a key rotation
         self.models = tuple(models)
         source = LEGACY_MODELS if legacy is None else legacy
         self.legacy = {old: new for old, new in source.items() if new in self.models and old not in self.models}
@@ -108,7 +109,7 @@ class FakeDeepSeek(FakeServer):
     def _authorized(self, ex: Exchange) -> bool:
         header = ex.request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip() == self.api_key:
+        if scheme.lower() == "bearer" and token.strip() in {self.api_key, *self.extra_keys}:
             return True
         given = token.strip() if scheme.lower() == "bearer" else header
         msg = f"Authentication Fails, Your api key: {mask_key(given)} is invalid"

@@ -310,3 +310,30 @@ def test_sweep_returns_at_its_deadline_while_a_delete_hangs(double, client, opti
         release.set()
     assert any("deadline reached" in e for e in report.errors)
     assert {r["kind"] for r in report.leftovers} == {"model", "connector", "model_group"}
+
+
+def test_a_changed_connector_switches_the_live_model_and_keeps_its_id(double, client, options) -> None:
+    first = api.up(client, blueprint(), options=options)
+    changed = load_blueprint(ROOT / "connectors" / "deepseek-chat.yaml", env_file=False,
+                             env={"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": "https://api.deepseek.com"},
+                             overrides=["connector.parameters.max_tokens=64"])
+    second = api.up(client, changed, options=options)
+    assert second.provisioned.ids["model"] == first.provisioned.ids["model"]
+    assert second.provisioned.switched and second.provisioned.switched.old == first.provisioned.ids["connector"]
+    assert list(double.connectors) == [second.provisioned.ids["connector"]], "the old connector is gone"
+    assert double.models[first.provisioned.ids["model"]]["connector_id"] == second.provisioned.ids["connector"]
+    assert not [m for m in double.models if m != first.provisioned.ids["model"]], "the candidate model is gone"
+
+
+def test_a_rotation_whose_new_key_fails_leaves_the_live_model_as_it_was(double, client, options) -> None:
+    first = api.up(client, blueprint(), options=options)
+    model_id, connector_id = first.provisioned.ids["model"], first.provisioned.ids["connector"]
+    double.fail_status("POST", r"/_predict$", 401, times=1,
+                       body={"error": {"reason": "Error from remote service: {\"error\": {\"message\": \"bad key\"}}",
+                                       "type": "status_exception"}, "status": 401})
+    with pytest.raises(Exception, match="bad key") as caught:
+        api.rotate(client, blueprint(), options=options)
+    assert "kept answering" in "\n".join(caught.value.__notes__)
+    assert double.models[model_id]["connector_id"] == connector_id
+    assert list(double.connectors) == [connector_id] and list(double.models) == [model_id]
+    assert double.count("PUT", rf"/_plugins/_ml/models/{model_id}$") == 0, "the live model was never touched"

@@ -33,7 +33,7 @@ def empty_facts(private_ip: bool = False, trusted: tuple = DEFAULT_TRUSTED) -> F
 def provisioned_facts(bp, state: str = "DEPLOYED", connector_hash: str | None = None) -> Facts:
     names = names_for(bp)
     c_hash = connector_hash or fingerprint(bp.connector.body)
-    m_hash = fingerprint({"model": bp.to_dict()["model"], "connector": c_hash})
+    m_hash = planner.model_fingerprint(bp)
     marker = Marker("20261121T000000-aaaaaa", bp.name, "2026-11-21T00:00:00Z")
     regex = r"^http://127\.0\.0\.1:8089/.*$"
     return Facts(
@@ -116,12 +116,25 @@ def test_the_config_digest_is_not_derived_from_the_key() -> None:
     assert "sk-old-key" not in json.dumps(plan.to_dict()) and "sk-new-key" not in json.dumps(plan.to_dict())
 
 
-def test_a_changed_endpoint_still_replaces_connector_and_model() -> None:
+def test_a_changed_endpoint_switches_the_live_model_to_a_new_connector() -> None:
     old = blueprint()
     changed = blueprint(base_url="http://127.0.0.1:9999")
     plan = planner.build(changed, provisioned_facts(old), names_for(old), "run2")
-    assert plan.action("connector").op == "replace"
-    assert plan.action("model").op == "replace"
+    assert plan.action("connector").op == "switch" and plan.action("connector").detail["model"] == "m1"
+    assert plan.action("model").op == "noop" and not plan.replaces
+
+
+def test_changed_model_fields_update_in_place_and_a_new_group_needs_a_replace() -> None:
+    old = blueprint()
+    facts = provisioned_facts(old)
+    limited = load_blueprint(ROOT / "connectors" / "deepseek-chat.yaml", env_file=False,
+                             env={"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": "http://127.0.0.1:8089"},
+                             overrides=["model.rate_limiter={limit: '4', unit: MINUTES}"])
+    plan = planner.build(limited, facts, names_for(old), "run2")
+    assert plan.action("model").op == "update" and plan.action("connector").op == "noop"
+    moved = Facts(**{**facts.__dict__, "model_group": None})
+    plan = planner.build(old, moved, names_for(old), "run3")
+    assert plan.action("model").op == "replace" and plan.replaces
 
 
 def test_marker_records_the_run_kind_and_reads_old_markers() -> None:
