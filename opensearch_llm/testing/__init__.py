@@ -7,9 +7,24 @@ switches (:class:`Faults`).  Standard library only; importing this package does 
 
 from __future__ import annotations
 
-from opensearch_llm.testing._openai_wire import fake_reply
-from opensearch_llm.testing._server import FakeServer, Faults, RecordedRequest
-from opensearch_llm.testing.fake_deepseek import FakeDeepSeek
-from opensearch_llm.testing.fake_ollama import FakeOllama
+import importlib
+from typing import Any
 
-__all__ = ["FakeDeepSeek", "FakeOllama", "FakeServer", "Faults", "RecordedRequest", "fake_reply"]
+# imported on first use, so `python -m opensearch_llm.testing.fake_deepseek` does not import itself twice
+_EXPORTS = {
+    "FakeDeepSeek": "opensearch_llm.testing.fake_deepseek",
+    "FakeOllama": "opensearch_llm.testing.fake_ollama",
+    "FakeServer": "opensearch_llm.testing._server",
+    "Faults": "opensearch_llm.testing._server",
+    "RecordedRequest": "opensearch_llm.testing._server",
+    "fake_reply": "opensearch_llm.testing._openai_wire",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'opensearch_llm.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
