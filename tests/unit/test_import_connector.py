@@ -28,7 +28,7 @@ EXPECTED = {
     "seed-deepseek-chat": ("messages", "messages", ["DEEPSEEK_KEY"]),
     "seed-ollama-generate": ("prompt", "prompt", ["DUMMY_KEY"]),
 }
-LITERAL = "sk-seedliteral0123456789abcdef"  # the key in seed-deepseek-chat.json
+LITERAL = "FAKE-literal-key-not-a-real-secret"  # the key in seed-deepseek-chat.json
 
 
 def _credential_values(path: Path) -> list:
