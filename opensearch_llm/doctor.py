@@ -8,6 +8,10 @@ status counts as reachable, a connection error or timeout fails; no credential i
 (:mod:`opensearch_llm.preflight`, the blueprint's own auth header sent: a refused key or a model not offered
 fails, a check that could not be made warns).  What needs no cluster (loading, upstream, preflight) runs for
 every blueprint before the first cluster request; the table still shows the cluster's rows first.
+
+Besides the checks, a cluster with ML Commons gets a list of :class:`~opensearch_llm.features.Feature`: which
+consumers of a model it supports, read from the ``GET _nodes`` answer the node check already fetches and the
+cluster settings (:mod:`opensearch_llm.features`); a missing feature is information, not a failure.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Mapping, Optional, Sequence, TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
+from opensearch_llm.features import Feature, cluster_features
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.resources import settings
 from opensearch_llm.resources.security import Principal, whoami
@@ -55,6 +60,24 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Report:
+    """What :func:`run` found: the checks in table order and the cluster's features (none when unreadable)."""
+
+    checks: list[Check]
+    features: list[Feature] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """How many checks failed."""
+        return sum(not c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        """JSON-ready view: ``ok``, ``checks`` and ``features``."""
+        return {"ok": not self.failed, "checks": [c.to_dict() for c in self.checks],
+                "features": [f.to_dict() for f in self.features]}
+
+
+@dataclass(frozen=True)
 class ClusterState:
     """What the per-blueprint settings check needs to know about the cluster."""
 
@@ -64,6 +87,7 @@ class ClusterState:
     transient: Mapping[str, Any] = field(default_factory=dict)
     private_endpoints: tuple[str, ...] = ()
     caller: Optional[Principal] = None  # who we are, where the cluster has users
+    features: tuple[Feature, ...] = ()
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -128,18 +152,19 @@ def _cluster_details(client: "OpenSearch", checks: list[Check],
     enabled = str(merged.get(REMOTE_INFERENCE, "true")).lower() == "true"
     checks.append(Check("remote inference", enabled, f"{REMOTE_INFERENCE} = {str(enabled).lower()}",
                         "" if enabled else _put(REMOTE_INFERENCE, True)))
-    checks.append(_nodes_check(client))
+    nodes = client.nodes.info().get("nodes", {})
+    checks.append(_nodes_check(nodes))
     caller = whoami(client)
     if caller:
         checks.append(Check("caller", True, f"user {caller.user}, roles {', '.join(caller.roles) or 'none'}"))
     state = ClusterState(version=version, settings=settings.read(client), remote_inference=enabled,
                          transient=dict(raw.get("transient", {})),
-                         private_endpoints=tuple(merged.get(PRIVATE_ENDPOINTS) or ()), caller=caller)
+                         private_endpoints=tuple(merged.get(PRIVATE_ENDPOINTS) or ()), caller=caller,
+                         features=tuple(cluster_features(min(map(parse_version, ml)), merged, nodes)))
     return checks, state
 
 
-def _nodes_check(client: "OpenSearch") -> Check:
-    nodes = client.nodes.info().get("nodes", {})
+def _nodes_check(nodes: Mapping[str, Any]) -> Check:
     eligible = [n.get("name", nid) for nid, n in nodes.items() if set(n.get("roles", ())) & set(REMOTE_MODEL_ROLES)]
     detail = f"{len(eligible)} of {len(nodes)} node(s) have the data or ml role"
     return Check("nodes for remote models", bool(eligible), detail,
@@ -290,26 +315,30 @@ def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
 
 def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, env: Optional[Mapping[str, str]] = None,
         env_file: Optional[str] = None, overrides: Sequence[str] = (), timeout: float = 3.0,
-        preflight: bool = True) -> list[Check]:
+        preflight: bool = True) -> Report:
     """Every check, shown the cluster's first, then each blueprint's (upstreams are checked even when the
-    cluster is not).  Every blueprint is loaded and its upstream and preflight asked before the first cluster
-    request; its settings row comes from the cluster's state afterwards."""
+    cluster is not), and the cluster's features.  Every blueprint is loaded and its upstream and preflight
+    asked before the first cluster request; its settings row comes from the cluster's state afterwards."""
     offline = [_offline_checks(path, env=env, env_file=env_file, overrides=overrides, timeout=timeout,
                                preflight=preflight) for path in blueprints]
     checks, state = cluster_checks(client)
     for found in offline:
         checks += found.with_settings(state)
-    return checks
+    return Report(checks, list(state.features) if state else [])
 
 
-def render(checks: Sequence[Check]) -> str:
-    """A pass/fail table; each failure is followed by its fix."""
+def render(checks: Sequence[Check], features: Sequence[Feature] = ()) -> str:
+    """A pass/fail table, each failure followed by its fix; then the features (yes/no), then the counts."""
     width = max((len(c.name) for c in checks), default=0)
     lines = []
     for c in checks:
         lines.append(f"{('WARN' if c.warn else 'PASS') if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
         if not c.ok and c.fix:
             lines.append(f"{'':4}  {'':<{width}}  fix: {c.fix}")
+    if features:
+        lines.append("cluster features:")
+        named = max(len(f.name) for f in features)
+        lines += [f"  {'yes' if f.supported else 'no':<3}  {f.name:<{named}}  {f.detail}" for f in features]
     failed = sum(not c.ok for c in checks)
     warned = sum(c.ok and c.warn for c in checks)
     lines.append(f"{len(checks) - failed} passed, {failed} failed" + (f", {warned} warning(s)" if warned else ""))

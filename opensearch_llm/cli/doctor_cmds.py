@@ -12,10 +12,12 @@ from opensearch_llm.cli.output import emit_json, json_option
 
 @click.command(help="""Check that `up` can work here; every failure comes with its fix. Exit 1 if any check fails.
 
-Cluster: reachable, version, ML Commons installed, remote inference enabled, nodes for remote models. For each
-BLUEPRINT: it loads; the settings that would block it (passing when `up` can change them itself, saying what it
-will change); its upstream answers from this machine (any HTTP status counts; no credential is sent); its
-preflight: the provider accepts the key and offers the model (fails on a refusal, warns when it cannot ask).
+Cluster: reachable, version, ML Commons installed, remote inference enabled, nodes for remote models. Then the
+consumers it supports, as yes/no (a missing one is not a failure): RAG search pipelines, agents, conversation
+memory, the ml_inference ingest processor, k-NN. For each BLUEPRINT: it loads; the settings that would block
+it (passing when `up` can change them itself, saying what it will change); its upstream answers from this machine
+(any HTTP status counts; no credential is sent); its preflight: the provider accepts the key and offers the model
+(fails on a refusal, warns when it cannot ask).
 
 \b
 Example:
@@ -35,12 +37,11 @@ def doctor(blueprints: tuple, timeout: float, no_preflight: bool, env_file: Opti
     from opensearch_llm.doctor import render, run
     from opensearch_llm.errors import OpenSearchLLMError
 
-    checks = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
+    report = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
                  preflight=not no_preflight)
-    failed = sum(not c.ok for c in checks)
     if as_json:
-        emit_json({"ok": not failed, "checks": [c.to_dict() for c in checks]})
+        emit_json(report.to_dict())
     else:
-        click.echo(render(checks))
-    if failed:
-        raise OpenSearchLLMError(f"{failed} of {len(checks)} check(s) failed")
+        click.echo(render(report.checks, report.features))
+    if report.failed:
+        raise OpenSearchLLMError(f"{report.failed} of {len(report.checks)} check(s) failed")

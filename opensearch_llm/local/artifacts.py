@@ -1,4 +1,4 @@
-"""Fetch the OpenSearch integ-test zip and the two plugin zips with mvn, verify and install them."""
+"""Fetch the OpenSearch integ-test zip and the plugin zips with mvn, verify and install them."""
 
 from __future__ import annotations
 
@@ -20,33 +20,40 @@ from opensearch_llm.local.paths import cache_dir, runtime_dir
 log = logging.getLogger(__name__)
 
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-PLUGINS = ("opensearch-job-scheduler", "opensearch-ml")  # install order: job-scheduler first
+PLUGINS = ("opensearch-job-scheduler", "opensearch-ml", "opensearch-knn")  # install order: job-scheduler first
+SECURE_PLUGINS = ("opensearch-job-scheduler", "opensearch-ml", "opensearch-security")  # the secured tree: no k-NN
 MVN_TIMEOUT = 1800.0
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """One Maven artifact of the local distribution."""
+    """One Maven artifact of the local distribution (a zip, or a jar or pom of an assembled module)."""
 
     group: str
     artifact: str
     version: str
+    packaging: str = "zip"
 
     @property
     def coordinates(self) -> str:
-        return f"{self.group}:{self.artifact}:{self.version}:zip"
+        return f"{self.group}:{self.artifact}:{self.version}:{self.packaging}"
 
     @property
     def filename(self) -> str:
-        return f"{self.artifact}-{self.version}.zip"
+        return f"{self.artifact}-{self.version}.{self.packaging}"
 
 
-def artifacts_for(version: str) -> list[Artifact]:
-    """The three zips that make a local node of ``version``, in install order."""
+def artifacts_for(version: str, secure: bool = False) -> list[Artifact]:
+    """The four zips that make a local node of ``version``, in install order.
+
+    The distribution, job-scheduler, ML Commons, then k-NN, or with ``secure`` the security plugin instead.
+    """
+    last = security_artifact(version) if secure else Artifact("org.opensearch.plugin", "opensearch-knn", f"{version}.0")
     return [
         Artifact("org.opensearch.distribution.integ-test-zip", "opensearch", version),
         Artifact("org.opensearch.plugin", "opensearch-job-scheduler", f"{version}.0"),
         Artifact("org.opensearch.plugin", "opensearch-ml-plugin", f"{version}.0"),
+        last,
     ]
 
 
@@ -101,8 +108,10 @@ def fetch(artifact: Artifact, dest: Path, env: Mapping[str, str]) -> Path:
     if _is_verified(target):
         return target
     dest.mkdir(parents=True, exist_ok=True)
+    # Maven Central has checksums for every jar and pom, not for every zip (see _verify_zip)
+    strict = ["--strict-checksums"] if artifact.packaging != "zip" else []
     cmd = [
-        _mvn(env), "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy",
+        _mvn(env), "-B", "-q", *strict, f"{DEPENDENCY_PLUGIN}:copy",
         f"-Dartifact={artifact.coordinates}", f"-DoutputDirectory={dest}",
         "-Dmdep.overWriteReleases=true",
     ]
@@ -117,7 +126,8 @@ def fetch(artifact: Artifact, dest: Path, env: Mapping[str, str]) -> Path:
             f"could not download {artifact.coordinates} from Maven Central: {reason.strip()}",
             hint="check network access to Maven Central (mvn), or set OPENSEARCH_HOME",
         )
-    _verify_zip(target)
+    if artifact.packaging != "pom":  # a jar is a zip too
+        _verify_zip(target)
     _stamp(target).write_text(_size_and_mtime(target))
     return target
 
@@ -125,9 +135,9 @@ def fetch(artifact: Artifact, dest: Path, env: Mapping[str, str]) -> Path:
 def fetch_all(version: str, env: Optional[Mapping[str, str]] = None, secure: bool = False) -> list[Path]:
     """Fetch and verify every zip for ``version`` into the cache dir; return their paths (install order)."""
     env = os.environ if env is None else env
-    dest = cache_dir(env) / "zips" / version
-    extra = [fetch_security(version, env)] if secure else []  # first: the one most likely to be missing
-    return [fetch(a, dest, env) for a in artifacts_for(version)] + extra
+    if secure:
+        fetch_security(version, env)  # first: the one most likely to be missing
+    return [fetch(a, cache_dir(env) / "zips" / version, env) for a in artifacts_for(version, secure)]
 
 
 def fetch_security(version: str, env: Optional[Mapping[str, str]] = None) -> Path:
@@ -185,11 +195,21 @@ def _make_world_readable(root: Path) -> None:
     root.chmod(root.stat().st_mode | 0o755)
 
 
+def _installed(marker: Path, plugins: list[str]) -> bool:
+    """True when ``marker`` records exactly ``plugins``: a tree built for another set is rebuilt."""
+    try:
+        return json.loads(marker.read_text()).get("plugins") == plugins
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
             progress: Callable[[str], None] = lambda _m: None, secure: bool = False) -> Path:
-    """Return an installed OpenSearch home for ``version`` with both plugins (cached, built once).
+    """Return an installed OpenSearch home for ``version`` with its plugins (cached, built once).
 
-    ``secure`` adds the security plugin (installed last), in a tree of its own (``opensearch-X-secure``).
+    The plugins are :data:`PLUGINS`; ``secure`` installs :data:`SECURE_PLUGINS` instead (the security plugin
+    last, no k-NN), in a tree of its own (``opensearch-X-secure``).  A cached tree whose marker records another
+    set of plugins (one built before k-NN was added) is rebuilt.
     """
     env = os.environ if env is None else env
     if env.get("OPENSEARCH_HOME"):
@@ -201,20 +221,24 @@ def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
     base = runtime_dir(env) / "dist"
     home = base / (f"opensearch-{version}-secure" if secure else f"opensearch-{version}")
     marker = home / ".opensearch-llm-installed.json"
-    if marker.exists():
+    plugins = list(SECURE_PLUGINS if secure else PLUGINS)
+    if _installed(marker, plugins):
         return home
+    if marker.exists():
+        progress(f"rebuilding the installed OpenSearch {version}: its plugins change to {', '.join(plugins)}")
     progress(f"fetching OpenSearch {version} and its plugins with mvn (cached after the first run)")
     dist_zip, *plugin_zips = fetch_all(version, env, secure=secure)
-    progress(f"installing OpenSearch {version} with job-scheduler, ML Commons" + (" and security" if secure else ""))
+    progress(f"installing OpenSearch {version} with job-scheduler, ML Commons and {'security' if secure else 'k-NN'}")
     staging = base / f".staging-{version}{'-secure' if secure else ''}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         _unzip(dist_zip, staging)
         tree = staging / f"opensearch-{version}"
+        if not secure:
+            _add_painless(tree, version, env, progress)
         for zip_path in plugin_zips:
             _install_plugin(tree, zip_path, jdk)
-        plugins = [*PLUGINS, "opensearch-security"] if secure else list(PLUGINS)
         (tree / marker.name).write_text(json.dumps({"version": version, "plugins": plugins}))
         _make_world_readable(tree)
         shutil.rmtree(home, ignore_errors=True)
@@ -223,3 +247,12 @@ def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
         shutil.rmtree(staging, ignore_errors=True)
     base.chmod(0o755)
     return home
+
+
+def _add_painless(tree: Path, version: str, env: Mapping[str, str], progress: Callable[[str], None]) -> None:
+    """k-NN extends lang-painless: assemble the module from Maven Central jars when the distribution lacks it (2.x)."""
+    from opensearch_llm.local import painless
+
+    if painless.missing(tree):
+        progress(f"assembling modules/lang-painless {version} (which k-NN extends) from its Maven Central jars")
+        painless.assemble(tree, version, painless.fetch_jars(version, env))

@@ -18,7 +18,9 @@ def test_everything_passes_and_says_what_up_will_change(cli: Cli, clean_cluster:
     result = cli("doctor", DEEPSEEK)
     assert result.code == 0, result
     lines = result.out.splitlines()
-    assert all(line.startswith(("PASS", " ")) for line in lines[:-1]), result
+    features = lines.index("cluster features:")
+    assert all(line.startswith(("PASS", " ")) for line in lines[:features]), result
+    assert all(line.startswith("  yes  ") for line in lines[features + 1:-1]), result  # a local node has them all
     assert lines[-1] == "9 passed, 0 failed"
     port = cli.env["DEEPSEEK_BASE_URL"].rsplit(":", 1)[1]
     assert r"up will add trusted endpoint ^http://127\.0\.0\.1:%s/.*$" % port in result.out
@@ -38,6 +40,9 @@ def test_json_lists_every_check_for_two_blueprints(cli: Cli, clean_cluster: Any)
     assert version["detail"].startswith("OpenSearch ")
     assert "Ollama " in data["checks"][-2]["detail"]
     assert "accepts the key and offers" in data["checks"][-1]["detail"]
+    assert {f["name"]: f["supported"] for f in data["features"]} == {
+        "RAG search pipelines": True, "agents": True, "conversation memory": True,
+        "ml_inference ingest processor": True, "k-NN": True}
 
 
 def test_unreachable_upstream_fails_with_the_fix(cli: Cli, clean_cluster: Any) -> None:

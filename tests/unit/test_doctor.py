@@ -9,14 +9,16 @@ from typing import Callable, Iterator, List
 import pytest
 from click.testing import CliRunner
 
-from opensearch_llm import doctor
+from opensearch_llm import doctor, features
 from opensearch_llm.blueprint import load_blueprint
 from opensearch_llm.client import ConnectionSettings, RetryPolicy, connect
 from opensearch_llm.errors import OpenSearchLLMError
+from opensearch_llm.features import Feature
 from opensearch_llm.resources.settings import PRIVATE_IP, TRUSTED, SettingsFacts
 from opensearch_llm.testing import FakeDeepSeek, FakeOllama
 from opensearch_llm.testing._server import Exchange, FakeServer
 from tests.helpers import FAKE_KEY as KEY, closed_port
+from tests.unit.ml_double import MLDouble, double_client
 
 ROOT = Path(__file__).resolve().parents[2]
 DEEPSEEK = ROOT / "connectors" / "deepseek-chat.yaml"
@@ -132,6 +134,53 @@ def test_parse_version(text: str, major_minor: tuple) -> None:
     assert doctor.parse_version(text) == major_minor
 
 
+# --- cluster features (read from GET _nodes and the settings doctor already fetches) --------------------
+
+def features_of(double: MLDouble) -> dict:
+    checks, state = doctor.cluster_checks(double_client(double))
+    assert state is not None, checks
+    return {f.name: f for f in state.features}
+
+
+def test_a_local_node_supports_every_consumer_feature_without_an_extra_request() -> None:
+    double = MLDouble()
+    found = features_of(double)
+    assert {name: f.supported for name, f in found.items()} == {
+        "RAG search pipelines": True, "agents": True, "conversation memory": True,
+        "ml_inference ingest processor": True, "k-NN": True}
+    assert found["RAG search pipelines"].detail == ("retrieval_augmented_generation response processor on 1 of 1 "
+                                                    f"node(s), {features.RAG_ENABLED} = true")
+    assert found["k-NN"].detail == "opensearch-knn on 1 of 1 node(s)"
+    assert found["agents"].detail == f"ML Commons 2.19, {features.AGENTS_ENABLED} = true"
+    assert double.count("GET", "/_nodes") == 1
+
+
+@pytest.mark.parametrize("key, name", [(features.MEMORY_ENABLED, "conversation memory"),
+                                       (features.AGENTS_ENABLED, "agents"),
+                                       (features.RAG_ENABLED, "RAG search pipelines")])
+def test_a_feature_switched_off_by_its_setting_is_not_supported(key: str, name: str) -> None:
+    double = MLDouble()
+    double.persistent[key] = "false"
+    feature = features_of(double)[name]
+    assert not feature.supported and feature.detail.endswith(f", {key} = false")
+
+
+def test_features_come_from_what_every_node_lists_and_the_ml_commons_version() -> None:
+    full = {"plugins": [{"name": "opensearch-knn"}], "ingest": {"processors": [{"type": "ml_inference"}]},
+            "search_pipelines": {"response_processors": [{"type": "retrieval_augmented_generation"}]}}
+    bare = {"plugins": [], "ingest": {"processors": [{"type": "set"}]}}  # before 2.9: no search_pipelines
+    found = {f.name: f for f in features.cluster_features((2, 11), {}, {"a": full, "b": bare})}
+    assert not any(f.supported for f in found.values())
+    assert found["k-NN"].detail == "opensearch-knn on 1 of 2 node(s)"
+    assert found["agents"].detail == "ML Commons 2.11 (needs 2.12+)"
+    assert all(f.supported for f in features.cluster_features((3, 6), {}, {"a": full}))
+
+
+def test_a_cluster_without_ml_commons_reports_no_features() -> None:
+    client = double_client(MLDouble(ml_plugin=False))
+    assert doctor.run(client).features == []
+
+
 # --- blueprint loading, whole run, rendering, CLI --------------------------------------------------------
 
 def test_missing_environment_is_a_failed_check_not_a_crash() -> None:
@@ -149,7 +198,7 @@ def test_invalid_blueprint_points_at_validate(tmp_path: Path) -> None:
 def test_unreachable_cluster_fails_but_upstreams_are_still_checked(deepseek_api: FakeDeepSeek) -> None:
     settings = ConnectionSettings(url=f"http://127.0.0.1:{closed_port()}", retry=RetryPolicy(attempts=1))
     env = {"DEEPSEEK_API_KEY": KEY, "DEEPSEEK_BASE_URL": deepseek_api.url, "DEEPSEEK_MODEL": deepseek_api.models[0]}
-    checks = doctor.run(connect(settings), [DEEPSEEK], env=env)
+    checks = doctor.run(connect(settings), [DEEPSEEK], env=env).checks
     assert [(c.name, c.ok) for c in checks] == [
         ("cluster reachable", False), ("deepseek-chat: blueprint", True), ("deepseek-chat: upstream", True),
         ("deepseek-chat: preflight", True)]
@@ -179,7 +228,7 @@ def test_every_preflight_runs_before_the_first_cluster_request(deepseek_api: Fak
            "OLLAMA_BASE_URL": ollama_api.url}
     with _Cluster(asked) as cluster:
         client = connect(ConnectionSettings(url=cluster.url, retry=RetryPolicy(attempts=1)))
-        checks = doctor.run(client, [DEEPSEEK, OLLAMA], env=env)
+        checks = doctor.run(client, [DEEPSEEK, OLLAMA], env=env).checks
     assert cluster.seen and all(seen == ["deepseek-chat", "ollama-chat"] for seen in cluster.seen)
     assert [(c.name, c.ok) for c in checks] == [("cluster reachable", False)] + [
         (f"{bp}: {what}", True) for bp in ("deepseek-chat", "ollama-chat") for what in ("blueprint", "upstream",
@@ -193,6 +242,26 @@ def test_render_is_a_table_with_fixes_under_failures() -> None:
                                  "FAIL  x: upstream        refused",
                                  "                         fix: start it",
                                  "1 passed, 1 failed"]
+
+
+def test_render_lists_the_features_after_the_checks_and_the_counts_last() -> None:
+    rows = [Feature("agents", True, "ML Commons 2.19"), Feature("k-NN", False, "opensearch-knn on 0 of 1 node(s)")]
+    text = doctor.render([doctor.Check("cluster reachable", True, "answered")], rows)
+    assert text.splitlines() == ["PASS  cluster reachable  answered",
+                                 "cluster features:",
+                                 "  yes  agents  ML Commons 2.19",
+                                 "  no   k-NN    opensearch-knn on 0 of 1 node(s)",
+                                 "1 passed, 0 failed"]
+
+
+def test_the_json_report_carries_checks_and_features() -> None:
+    report = doctor.run(double_client(MLDouble()))
+    data = report.to_dict()
+    assert data["ok"] is True and report.failed == 0
+    assert [c["name"] for c in data["checks"]] == ["cluster reachable", "OpenSearch version", "opensearch-ml plugin",
+                                                   "remote inference", "nodes for remote models"]
+    assert {f["name"]: f["supported"] for f in data["features"]}["k-NN"] is True
+    assert set(data["features"][0]) == {"name", "supported", "detail"}
 
 
 def test_cli_exit_1_and_json_when_a_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
