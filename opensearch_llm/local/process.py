@@ -10,10 +10,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from opensearch_llm.errors import LocalNodeError, PortInUseError
-from opensearch_llm.local.paths import RUN_AS_USER
+from opensearch_llm.local.paths import RUN_AS_USER, is_root
 
 
 def ensure_user(name: str = RUN_AS_USER) -> pwd.struct_passwd:
@@ -38,6 +38,37 @@ def chown_tree(root: Path, user: pwd.struct_passwd) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
             os.lchown(name, user.pw_uid, user.pw_gid)
+
+
+def run_as(node_dir: Path) -> dict[str, Any]:
+    """Popen keyword arguments that run a node as the unprivileged user when we are root, else ``{}``.
+
+    Under root ``node_dir`` (config, data, logs) is given to that user first.
+    """
+    if not is_root():
+        return {}
+    user = ensure_user()
+    chown_tree(node_dir, user)
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def spawn(home: Path, node_dir: Path, env: Mapping[str, str], user_kwargs: Mapping[str, Any]) -> subprocess.Popen:
+    """Start ``bin/opensearch`` of ``home`` for the node whose files are under ``node_dir``.
+
+    The node writes its pid to ``node_dir``/node.pid and its stdout to logs/stdout.log; it runs in a
+    session of its own, so a Ctrl-C in the caller's terminal does not reach it.
+    """
+    for stale in ("logs/http.ports", "node.pid"):
+        (node_dir / stale).unlink(missing_ok=True)
+    stdout = (node_dir / "logs" / "stdout.log").open("ab")
+    try:
+        return subprocess.Popen(
+            [str(home / "bin" / "opensearch"), "-p", str(node_dir / "node.pid")],
+            cwd=str(home), env=dict(env), stdout=stdout, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, **user_kwargs,
+        )
+    finally:
+        stdout.close()
 
 
 def traversable_by_others(path: Path) -> bool:
@@ -89,19 +120,30 @@ def pids_matching(marker: str) -> list[int]:
     return found
 
 
+def instance_pids(instance: Path) -> list[int]:
+    """Pids of every node process of the instance in ``instance``: its single node, or each node of its cluster."""
+    return pids_matching(str(instance).rstrip(os.sep) + os.sep)
+
+
 def terminate(pids: list[int], grace: float = 20.0,
               sleep: Callable[[float], None] = time.sleep) -> list[int]:
     """SIGTERM ``pids``, wait up to ``grace`` seconds, SIGKILL survivors; return any still alive."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 5.0)
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            sleep(0.1)
-        pids = [p for p in pids if pid_alive(p)]
-        if not pids:
-            return []
-    return pids
+    pids = _signal_and_wait(pids, signal.SIGTERM, grace, sleep)
+    return _signal_and_wait(pids, signal.SIGKILL, 5.0, sleep) if pids else []
+
+
+def kill(pids: list[int], sleep: Callable[[float], None] = time.sleep) -> list[int]:
+    """SIGKILL ``pids`` (no shutdown at all, as in a crash); return any still alive after 5 s."""
+    return _signal_and_wait(pids, signal.SIGKILL, 5.0, sleep)
+
+
+def _signal_and_wait(pids: list[int], sig: int, wait: float, sleep: Callable[[float], None]) -> list[int]:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        sleep(0.1)
+    return [p for p in pids if pid_alive(p)]

@@ -16,7 +16,10 @@ Fixtures: ``opensearch_node``, ``opensearch_url``, ``opensearch_client`` (sessio
 (session scope, started only when a test asks for it, never parametrised over lines) is a local 2.19.1
 node with the security plugin: a :class:`SecuredNode` with ``url`` (https), ``ca_certs``,
 ``username``/``password`` (admin, all_access) and ``ml_user``/``ml_password`` (``ml_full_access`` only);
-both passwords are registered with the secret masker.
+both passwords are registered with the secret masker.  ``opensearch_cluster`` (session scope, started only
+when a test asks for it) is a local 3-node cluster: a :class:`opensearch_llm.local.LocalCluster` with ``url``,
+``nodes`` (name, roles, ports, pid), ``kill_node(name)`` (SIGKILL) and ``start_node(name)`` (waits until the
+node has rejoined); its line is ``$OPENSEARCH_LLM_TEST_CLUSTER_LINE``, else the first of the lines above.
 
 Provisioned blueprints for your own suites: :func:`provision` makes a fixture that loads a blueprint,
 runs ``api.up`` against the session cluster with run-scoped names (like ``smoke``), yields a
@@ -175,6 +178,28 @@ def opensearch_secured_node() -> Iterator[SecuredNode]:
                           ml_user=str(info.ml_user), ml_password=ml_password, node=node)
     finally:
         node.stop(purge=True)
+
+
+@pytest.fixture(scope="session")
+def opensearch_cluster(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A local 3-node cluster for the session: node-1 cluster_manager+data+ingest, node-2 and node-3 ``ml``.
+
+    Yields the :class:`opensearch_llm.local.LocalCluster` (``url``, ``nodes``, ``kill_node``, ``start_node``);
+    stops it and deletes its data at the end of the session. Skipped with ``--opensearch-url``: its faults
+    need local processes.
+    """
+    if _external_url(request.config):
+        pytest.skip("opensearch_cluster kills and starts local nodes: not with --opensearch-url")
+    from opensearch_llm.local import LocalCluster
+
+    _reap_dead_sessions()
+    line = os.environ.get("OPENSEARCH_LLM_TEST_CLUSTER_LINE") or _lines(request.config)[0]
+    cluster = LocalCluster(line, nodes=3, name=f"pytest-cluster-{os.getpid()}", progress=_progress)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop(purge=True)
 
 
 @pytest.fixture(scope="session")
