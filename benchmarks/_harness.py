@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -27,6 +27,7 @@ KEY = "sk-bench-0123456789abcdef"
 BLUEPRINT = str(ROOT / "connectors" / "deepseek-chat.yaml")
 CLI = [sys.executable, "-m", "opensearch_llm"]
 RAW = [sys.executable, str(ROOT / "benchmarks" / "raw.py")]
+FLOOR = [*RAW, "--stdlib"]  # the same sequence on urllib: no third-party import
 
 
 @dataclass
@@ -43,10 +44,14 @@ class Figure:
     ratio_max: float
     goal: str
     met: Optional[bool]
+    note: str = ""  # shown instead of the toolkit figure when the toolkit cannot run it (then ratios are nan)
 
     def row(self) -> str:
         """A Markdown table row."""
         verdict = {True: "met", False: "MISSED", None: "-"}[self.met]
+        if self.note:
+            return (f"| {self.name} | {self.what} | {self.pairs} | {self.note} | {self.baseline_median:.3f} s | - | - | "
+                    f"{self.goal} | {verdict} |")
         return (f"| {self.name} | {self.what} | {self.pairs} | {self.toolkit_median:.3f} s | "
                 f"{self.baseline_median:.3f} s | {self.ratio_median:.2f} | {self.ratio_min:.2f}–{self.ratio_max:.2f} | "
                 f"{self.goal} | {verdict} |")
@@ -69,24 +74,55 @@ def args(description: str) -> argparse.Namespace:
     return ns
 
 
+@dataclass
+class Baseline:
+    """One thing the toolkit is compared with: a zero-argument callable returning seconds, and its figure."""
+
+    name: str
+    what: str
+    run: Callable[[], float]
+    goal_ratio: Optional[float] = None
+    goal_text: str = ""
+
+
+def run_rounds(toolkit: Callable[[], float], baselines: Sequence[Baseline], pairs: int,
+               warmup: bool = True) -> List[Figure]:
+    """Run the toolkit and every baseline once per round, ``pairs`` rounds, rotating who goes first.
+
+    With one baseline the order flips every pair; with two (the ``requests`` script and the stdlib
+    floor) each takes every position in turn. Ratios are taken within a round, one Figure per baseline.
+    """
+    runners = [toolkit, *(b.run for b in baselines)]
+    if warmup:
+        for run in runners:
+            run()
+    samples: List[List[float]] = [[] for _ in runners]
+    for i in range(pairs):
+        order = list(range(len(runners)))
+        for j in order[i % len(runners):] + order[:i % len(runners)]:
+            samples[j].append(runners[j]())
+        for b, taken in zip(baselines, samples[1:]):
+            t, b_ = samples[0][-1], taken[-1]
+            print(f"  {b.name} pair {i + 1}: toolkit {t:.3f}s baseline {b_:.3f}s ratio {_ratio(t, b_):.2f}",
+                  file=sys.stderr)
+    figures = []
+    for b, taken in zip(baselines, samples[1:]):
+        ratios = [_ratio(t, b_) for t, b_ in zip(samples[0], taken)]
+        ratio = statistics.median(ratios)
+        figures.append(Figure(b.name, b.what, pairs, statistics.median(samples[0]), statistics.median(taken), ratio,
+                              min(ratios), max(ratios), b.goal_text or (f"≤ {b.goal_ratio:.2f}" if b.goal_ratio else ""),
+                              None if b.goal_ratio is None else ratio <= b.goal_ratio))
+    return figures
+
+
+def _ratio(toolkit: float, baseline: float) -> float:
+    return toolkit / baseline if baseline > 0 else float("inf")
+
+
 def run_pairs(name: str, what: str, toolkit: Callable[[], float], baseline: Callable[[], float], pairs: int,
               goal_ratio: Optional[float] = None, goal_text: str = "", warmup: bool = True) -> Figure:
     """Alternate toolkit and baseline ``pairs`` times (order flips each pair) and summarise."""
-    if warmup:
-        toolkit(), baseline()
-    tk, bl, ratios = [], [], []
-    for i in range(pairs):
-        first, second = (toolkit, baseline) if i % 2 == 0 else (baseline, toolkit)
-        a, b = first(), second()
-        t, b_ = (a, b) if i % 2 == 0 else (b, a)
-        tk.append(t)
-        bl.append(b_)
-        ratios.append(t / b_ if b_ > 0 else float("inf"))
-        print(f"  {name} pair {i + 1}: toolkit {t:.3f}s baseline {b_:.3f}s ratio {ratios[-1]:.2f}", file=sys.stderr)
-    ratio = statistics.median(ratios)
-    met = None if goal_ratio is None else ratio <= goal_ratio
-    return Figure(name, what, pairs, statistics.median(tk), statistics.median(bl), ratio, min(ratios),
-                  max(ratios), goal_text or (f"≤ {goal_ratio:.2f}" if goal_ratio else ""), met)
+    return run_rounds(toolkit, [Baseline(name, what, baseline, goal_ratio, goal_text)], pairs, warmup)[0]
 
 
 def timed_process(cmd: Sequence[str], env: Optional[dict] = None, cwd: Optional[Path] = None,

@@ -1,6 +1,6 @@
 """P2: `opensearch-llm down` against the raw minimal teardown (undeploy, 3 deletes, settings reset).
 
-Goal: median ratio ≤ 1.10.
+Goal: median ratio ≤ 1.10 against the raw script, ≤ 1.5 against the stdlib floor (no third-party import).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import BLUEPRINT, CLI, KEY, RAW, args, deepseek_setup, report, run_pairs, timed_process  # noqa: E402
+from _harness import (BLUEPRINT, CLI, FLOOR, KEY, RAW, Baseline, args, deepseek_setup, report,  # noqa: E402
+                      run_rounds, timed_process)
 
 
 def main() -> None:
@@ -21,11 +22,14 @@ def main() -> None:
             timed_process([*CLI, "up", BLUEPRINT, "--no-smoke"], env=s.env, cwd=s.work)
             return timed_process([*CLI, "down", BLUEPRINT], env=s.env, cwd=s.work)
 
-        def baseline() -> float:
-            timed_process([*RAW, "up", s.url, s.fake_url, KEY, state])
-            return timed_process([*RAW, "down", s.url, state])
+        def baseline(raw: list = RAW) -> float:
+            timed_process([*raw, "up", s.url, s.fake_url, KEY, state])
+            return timed_process([*raw, "down", s.url, state])
 
-        figures = [run_pairs("P2", "`down` vs raw minimal teardown", toolkit, baseline, ns.pairs, goal_ratio=1.10)]
+        figures = run_rounds(toolkit, [
+            Baseline("P2", "`down` vs raw minimal teardown", baseline, 1.10),
+            Baseline("P2 floor", "`down` vs the stdlib floor (same teardown on urllib)", lambda: baseline(FLOOR), 1.5)],
+            ns.pairs)
     report(figures, "p2_down")
 
 

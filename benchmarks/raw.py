@@ -4,9 +4,12 @@
     python benchmarks/raw.py down URL STATE_FILE
     python benchmarks/raw.py predict URL MODEL_ID
     python benchmarks/raw.py delete-each URL IDS_FILE      # sweep baseline: one by one, in order
+    python benchmarks/raw.py --stdlib up|down|predict ...  # the stdlib floor: the same sequence, no third-party import
 
 This is what a careful hand-written script does, nothing more: no reads before writes, no
 journal, no validation. ``--poll 5`` reproduces the seed scripts' 5 s deploy polling.
+``--stdlib`` sends the same requests through ``urllib.request`` (a new connection each, as urllib
+does) and imports nothing outside the standard library: the floor a fresh process cannot beat.
 """
 
 from __future__ import annotations
@@ -15,16 +18,69 @@ import json
 import re
 import sys
 import time
-
-import requests
+import urllib.error
+import urllib.request
+from typing import Any, Optional
 
 ML = "/_plugins/_ml"
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE = "plugins.ml_commons.connector.private_ip_enabled"
+STDLIB = False  # set by --stdlib
+
+
+class _Reply:
+    """The little of ``requests.Response`` the sequence uses."""
+
+    def __init__(self, status_code: int, text: str, url: str) -> None:
+        self.status_code, self.text, self.url = status_code, text, url
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise RuntimeError(f"{self.status_code} for {self.url}: {self.text[:500]}")
+
+
+class StdlibSession:
+    """``requests.Session``'s get/post/put/delete(url, json=...) on ``urllib.request`` (no proxies)."""
+
+    def __init__(self) -> None:
+        self._open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
+
+    def _send(self, method: str, url: str, body: Any = None) -> _Reply:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with self._open(req) as answer:
+                return _Reply(answer.status, answer.read().decode(), url)
+        except urllib.error.HTTPError as exc:
+            return _Reply(exc.code, exc.read().decode(), url)
+
+    def get(self, url: str) -> _Reply:
+        return self._send("GET", url)
+
+    def post(self, url: str, json: Optional[Any] = None) -> _Reply:  # noqa: A002 - requests' keyword
+        return self._send("POST", url, json)
+
+    def put(self, url: str, json: Optional[Any] = None) -> _Reply:  # noqa: A002
+        return self._send("PUT", url, json)
+
+    def delete(self, url: str) -> _Reply:
+        return self._send("DELETE", url)
+
+
+def session() -> Any:
+    """A ``requests.Session``, or the stdlib stand-in when ``--stdlib`` was given."""
+    if STDLIB:
+        return StdlibSession()
+    import requests
+
+    return requests.Session()
 
 
 def up(url: str, base_url: str, key: str, state_file: str, poll: float = 0.01) -> None:
-    s = requests.Session()
+    s = session()
     defaults = s.get(f"{url}/_cluster/settings?include_defaults=true&flat_settings=true").json()
     trusted = defaults["persistent"].get(TRUSTED) or defaults["defaults"][TRUSTED]
     regex = "^" + re.escape(base_url) + "/.*$"
@@ -50,7 +106,7 @@ def up(url: str, base_url: str, key: str, state_file: str, poll: float = 0.01) -
 
 
 def down(url: str, state_file: str) -> None:
-    s = requests.Session()
+    s = session()
     ids = json.load(open(state_file))
     s.post(f"{url}{ML}/models/{ids['model']}/_undeploy").raise_for_status()
     s.delete(f"{url}{ML}/models/{ids['model']}").raise_for_status()
@@ -60,13 +116,13 @@ def down(url: str, state_file: str) -> None:
 
 
 def predict(url: str, model: str) -> None:
-    r = requests.post(f"{url}{ML}/models/{model}/_predict",
+    r = session().post(f"{url}{ML}/models/{model}/_predict",
                       json={"parameters": {"messages": [{"role": "user", "content": "hi"}]}})
     r.raise_for_status()
     print(r.json()["inference_results"][0]["output"][0]["dataAsMap"]["choices"][0]["message"]["content"])
 
 
-def _delete(s: requests.Session, url: str) -> None:
+def _delete(s: Any, url: str) -> None:
     # ML Commons answers 409 for a moment after the model that used a connector is deleted
     for _ in range(20):
         r = s.delete(url)
@@ -78,7 +134,7 @@ def _delete(s: requests.Session, url: str) -> None:
 
 
 def delete_each(url: str, ids_file: str) -> None:
-    s = requests.Session()
+    s = session()
     order = {"model": 0, "connector": 1, "model_group": 2}
     # kind by kind: ML Commons' "models still using this connector" check matches connector ids by
     # token, so a connector can be blocked by another set's model that is not deleted yet
@@ -93,7 +149,9 @@ def delete_each(url: str, ids_file: str) -> None:
 
 
 if __name__ == "__main__":
-    cmd, *rest = sys.argv[1:]
+    argv = sys.argv[1:]
+    STDLIB = "--stdlib" in argv
+    cmd, *rest = [a for a in argv if a != "--stdlib"]
     if cmd == "up":
         poll = float(rest[rest.index("--poll") + 1]) if "--poll" in rest else 0.01
         up(*rest[:4], poll=poll)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["p1_up.py", "p2_down.py", "p3_sweep.py", "p4_help.py", "p5_predict.py"]
+SCRIPTS = ["p1_up.py", "p2_down.py", "p3_sweep.py", "p4_help.py", "p5_predict.py", "p6_fleet.py"]
 
 
 def main() -> int:

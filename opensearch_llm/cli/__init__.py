@@ -1,11 +1,11 @@
 """The ``opensearch-llm`` command line: parse, call one library function, render, exit code.
 
-Library modules are imported inside each command so ``--help`` stays fast.
+Library modules are imported inside each command so ``--help`` stays fast (``logging`` too: the
+root ``--help`` and ``--version`` exit before the group callback runs).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any, Optional, Sequence
 
@@ -26,6 +26,8 @@ Example:
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for HTTP).")
 def cli(verbose: int) -> None:
     """Root command group."""
+    import logging
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # opensearch-py logs every non-2xx at WARNING; 404s are expected answers here, errors are ours to report
