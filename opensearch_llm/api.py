@@ -21,7 +21,9 @@ from opensearch_llm.lifecycle import removal
 from opensearch_llm.lifecycle.apply import Provisioned, apply
 from opensearch_llm.lifecycle.events import RunOptions, add_note
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs
-from opensearch_llm.lifecycle.naming import SMOKE, UP, names_for, new_run_id
+from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
+from opensearch_llm.lifecycle.placement import serving_text
+from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, names_for, new_run_id, now_utc
 from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.switch import finish, revert
@@ -52,7 +54,8 @@ class UpResult:
         """JSON-ready view."""
         return {"blueprint": self.plan.blueprint, "run_id": self.plan.run_id, "changed": self.provisioned.changed,
                 "ids": self.provisioned.ids, "model_state": self.provisioned.model_state,
-                "smoke": self.smoke.to_dict() if self.smoke else None, "plan": self.plan.to_dict()}
+                "serving": self.provisioned.serving, "smoke": self.smoke.to_dict() if self.smoke else None,
+                "plan": self.plan.to_dict()}
 
 
 def _preflight(blueprint: "Blueprint", options: RunOptions) -> None:
@@ -104,6 +107,9 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     if smoke:
         try:
             result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options)
+            if blueprint.consumers:
+                result.smoke.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
+                                                          _smoke_marker(the_plan), journal, options)
         except BaseException as exc:
             journal.write("failed", error=mask_text(str(exc))[:500])
             if options.keep_on_failure:
@@ -118,6 +124,11 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
         finish(client, provisioned.switched, journal, options)
     journal.write("done", ok=True)
     return result
+
+
+def _smoke_marker(the_plan: plan_mod.Plan) -> Marker:
+    """The marker of what a smoke probe creates for a moment (conversation memories)."""
+    return Marker(the_plan.run_id, the_plan.blueprint, now_utc(), None, SMOKE, the_plan.owner)
 
 
 def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
@@ -158,12 +169,13 @@ class SmokeRun:
     smoke: Optional[SmokeResult] = None
     error: str = ""
     teardown: dict = field(default_factory=dict)
+    checks: list = field(default_factory=list)  # consumer checks, also when one failed
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
         return {"blueprint": self.blueprint, "run_id": self.run_id, "ok": self.ok, "seconds": self.seconds,
                 "smoke": self.smoke.to_dict() if self.smoke else None, "error": self.error,
-                "teardown": self.teardown}
+                "teardown": self.teardown, "checks": [c.to_dict() for c in self.checks]}
 
 
 def smoke(client: "OpenSearch", blueprints: Sequence["Blueprint"], *,
@@ -183,8 +195,10 @@ def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions
     try:
         up_result = up(client, blueprint, options=options, run_id=run_id, mode=SMOKE)
         result.smoke, result.ok = up_result.smoke, True
+        result.checks = up_result.smoke.checks if up_result.smoke else []
     except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
         result.error = str(exc)
+        result.checks = list(getattr(exc, "checks", []))
     finally:
         report = removal.remove_run(client, _journal(options, run_id), options,
                                     journal_dirs(override=options.journal_dir))
@@ -218,10 +232,13 @@ def status(client: "OpenSearch", *, all_users: bool = False) -> list[dict]:
     from opensearch_llm.sweep import caller_token
 
     owner = caller_token(client, RunOptions(all_users=all_users))
+    found = [r for r in facts_mod.all_owned(client) if not owner or r.marker.owner == owner]
+    names = {n.id: n.name for n in facts_mod.cluster_nodes(client)[2]} if any(r.kind == "model" for r in found) \
+        else {}
     rows = [{"kind": r.kind, "id": r.id, "name": r.name, "run": r.marker.run, "run_kind": r.marker.run_kind(r.name),
              "owner": r.marker.owner, "blueprint": r.marker.blueprint, "created": r.marker.created,
-             "state": r.doc.get("model_state", "")}
-            for r in facts_mod.all_owned(client) if not owner or r.marker.owner == owner]
+             "state": r.doc.get("model_state", ""), "serving": serving_text(r.doc, names) if r.kind == "model" else ""}
+            for r in found]
     return sorted(rows, key=lambda r: (r["created"], r["kind"]), reverse=True)
 
 

@@ -1,4 +1,4 @@
-"""JUnit XML for ``smoke --junit``: one test case per blueprint, failures with their reason.
+"""JUnit XML for ``smoke --junit``: one test case per blueprint and per consumer check, failures with their reason.
 
 The document is what Jenkins, GitLab and the GitHub test-report actions read::
 
@@ -36,11 +36,22 @@ def _reason(run: Any) -> str:
     return run.error or f"teardown left {run.teardown.get('leftovers')}"
 
 
+def _check_case(suite: ET.Element, blueprint: str, check: Any) -> None:
+    case = ET.SubElement(suite, "testcase", classname=f"opensearch_llm.smoke.{_clean(blueprint)}",
+                         name=_clean(check.name), time=f"{check.seconds:.3f}")
+    if not check.ok:
+        reason = _clean("; ".join(check.failures) or "failed")
+        ET.SubElement(case, "failure", message=reason[:MESSAGE_LIMIT]).text = reason
+    ET.SubElement(case, "system-out").text = _clean(f"answer {check.answer!r}")
+
+
 def junit_xml(runs: Sequence[Any]) -> str:
-    """The JUnit XML document for smoke runs (``api.SmokeRun``), secrets masked."""
-    failures = sum(not r.ok for r in runs)
-    suite = ET.Element("testsuite", name="opensearch-llm smoke", tests=str(len(runs)), failures=str(failures),
-                       errors="0", skipped="0", time=f"{sum(r.seconds for r in runs):.3f}")
+    """The JUnit XML document for smoke runs (``api.SmokeRun``), secrets masked: a case per blueprint and
+    one per consumer check (RAG, agent, ingest)."""
+    checks = [(r.blueprint, c) for r in runs for c in getattr(r, "checks", [])]
+    failures = sum(not r.ok for r in runs) + sum(not c.ok for _b, c in checks)
+    suite = ET.Element("testsuite", name="opensearch-llm smoke", tests=str(len(runs) + len(checks)),
+                       failures=str(failures), errors="0", skipped="0", time=f"{sum(r.seconds for r in runs):.3f}")
     for r in runs:
         case = ET.SubElement(suite, "testcase", classname="opensearch_llm.smoke", name=_clean(r.blueprint),
                              time=f"{r.seconds:.3f}")
@@ -51,6 +62,8 @@ def junit_xml(runs: Sequence[Any]) -> str:
             failure.text = reason
         out = ET.SubElement(case, "system-out")
         out.text = _clean(f"run {r.run_id}" + (f"; answer {r.smoke.answer!r}" if r.smoke else ""))
+        for check in getattr(r, "checks", []):
+            _check_case(suite, r.blueprint, check)
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

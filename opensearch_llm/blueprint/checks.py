@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from opensearch_llm.errors import Problem
 from opensearch_llm.blueprint.access import check_access
+from opensearch_llm.blueprint.checks_consumers import check_consumers
 from opensearch_llm.blueprint.checks_upstream import CRED_REF, check_reasoning_effort, credential_destination
 from opensearch_llm.blueprint.model import parse_duration
 from opensearch_llm.blueprint.paths import parse_path, split_wildcard
@@ -190,7 +191,8 @@ def check_durations(data: Dict[str, Any], loc: Locator) -> List[Problem]:
     return problems
 
 
-def _check_expectation(loc: Locator, path: KeyPath, item: Dict[str, Any]) -> List[Problem]:
+def check_expectation(loc: Locator, path: KeyPath, item: Dict[str, Any]) -> List[Problem]:
+    """Problems of one expectation: exactly one condition, a valid regex and path."""
     problems: List[Problem] = []
     chosen = [k for k in CONDITIONS if k in item and (k != "not_empty" or item[k] is True)]
     if len(chosen) != 1 and set(item) <= EXPECT_KEYS:  # an unknown key is probably a misspelt condition
@@ -223,7 +225,7 @@ def check_smoke(data: Dict[str, Any], loc: Locator) -> List[Problem]:
     problems: List[Problem] = []
     for i, item in enumerate(expect):
         if isinstance(item, dict):
-            problems += _check_expectation(loc, ("smoke", "expect", i), item)
+            problems += check_expectation(loc, ("smoke", "expect", i), item)
     return problems
 
 
@@ -272,7 +274,7 @@ def check_preflight(data: Dict[str, Any], loc: Locator) -> List[Problem]:
 
 CHECKS: List[Callable[[Dict[str, Any], Locator], List[Problem]]] = [
     check_actions, check_durations, check_smoke, check_predict_and_ollama, check_preflight, check_reasoning_effort,
-    check_access,
+    check_access, check_consumers,
 ]
 
 

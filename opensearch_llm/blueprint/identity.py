@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+from opensearch_llm.blueprint.consumers import consumer_names
 from opensearch_llm.blueprint.interpolate import interpolate, make_env_lookup
 from opensearch_llm.blueprint.schema import NAME_PATTERN
 from opensearch_llm.blueprint.source import apply_overrides, read_source
@@ -38,6 +39,7 @@ class BlueprintIdentity:
     connector: Named
     model: Named
     endpoints: tuple = ()  # the connector's action URLs, where they resolve without secrets
+    consumer_names: tuple = ()  # (step, name) of its RAG, agent and ingest resources
 
 
 def _section_name(data: Dict[str, Any], key: str, default: str) -> Any:
@@ -62,7 +64,7 @@ def identity_from(data: Dict[str, Any], source: str, locate: Any = None) -> Blue
     if problems:
         raise BlueprintError(problems)
     return BlueprintIdentity(name, source, Named(names["model_group"]), Named(names["connector"]),
-                             Named(names["model"]), _endpoints(data))
+                             Named(names["model"]), _endpoints(data), consumer_names(data))
 
 
 def _endpoints(data: Dict[str, Any]) -> tuple:

@@ -15,6 +15,7 @@ from opensearch_llm.blueprint.model import (
     DEFAULT_ANSWER, DEFAULT_TIMEOUT, Blueprint, ConnectorSpec, DeploySpec, Expectation, ModelGroupSpec,
     ModelSpec, OllamaSpec, PredictSpec, PreflightSpec, SmokeSpec, parse_duration,
 )
+from opensearch_llm.blueprint.consumers import build_consumers
 from opensearch_llm.blueprint.validate import analyse
 
 PathArg = Union[str, Path]
@@ -105,11 +106,13 @@ def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
         connector=connector,
         model=ModelSpec(model.get("name") or name, model.get("description", description),
                         model.get("function_name", "remote"), extra),
-        deploy=DeploySpec(parse_duration(deploy["timeout"]) if "timeout" in deploy else DEFAULT_TIMEOUT),
+        deploy=DeploySpec(parse_duration(deploy["timeout"]) if "timeout" in deploy else DEFAULT_TIMEOUT,
+                          tuple(deploy.get("nodes", ())), tuple(deploy.get("roles", ()))),
         smoke=_smoke(data, predict),
         predict=predict,
         ollama=_ollama(data, connector),
         preflight=_preflight(data),
+        consumers=build_consumers(data),
     )
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from opensearch_llm.errors import excerpt
 from opensearch_llm.secrets import masked as mask_secrets
 from opensearch_llm.blueprint.paths import get_path
 from opensearch_llm.blueprint.schema import DURATION_PATTERN
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.consumers import Consumers
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ANSWER = "inference_results[0].output[0].dataAsMap.choices[0].message.content"
@@ -148,9 +151,11 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DeploySpec:
-    """Deployment settings."""
+    """Deployment settings; ``nodes`` (names or ids) or ``roles`` ask for a custom deployment plan."""
 
     timeout: float = DEFAULT_TIMEOUT
+    nodes: Tuple[str, ...] = ()
+    roles: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,12 @@ class Blueprint:
     predict: PredictSpec
     ollama: Optional[OllamaSpec] = None
     preflight: Optional[PreflightSpec] = None
+    consumers: "Consumers" = field(default_factory=lambda: _no_consumers())
+
+    @property
+    def consumer_names(self) -> Tuple[Tuple[str, str], ...]:
+        """(step, name) of its RAG, agent and ingest resources (as :class:`BlueprintIdentity` has them)."""
+        return self.consumers.names
 
     def to_dict(self, masked: bool = True) -> Dict[str, Any]:
         """A plain-dict view; with ``masked`` (default) credentials read ``***``, else they stay Secrets."""
@@ -228,7 +239,8 @@ class Blueprint:
             "connector": self.connector.body,
             "model": {"name": self.model.name, "description": self.model.description,
                       "function_name": self.model.function_name, **self.model.extra},
-            "deploy": {"timeout": self.deploy.timeout},
+            "deploy": {"timeout": self.deploy.timeout, "nodes": list(self.deploy.nodes),
+                       "roles": list(self.deploy.roles)},
             "smoke": {"parameters": self.smoke.parameters, "timeout": self.smoke.timeout,
                       "expect": [_expectation_dict(e) for e in self.smoke.expect]},
             "predict": {"style": self.predict.style, "input": self.predict.input,
@@ -240,8 +252,16 @@ class Blueprint:
                 "enabled": self.preflight.enabled, "url": self.preflight.url, "models": self.preflight.models,
                 "model": self.preflight.model, "headers": self.preflight.headers},
         }
+        if self.consumers:
+            data["consumers"] = asdict(self.consumers)
         data = json.loads(json.dumps(mask_secrets(data))) if masked else _copy(data)
         return data
+
+
+def _no_consumers() -> "Consumers":
+    from opensearch_llm.blueprint.consumers import Consumers
+
+    return Consumers()
 
 
 def _copy(value: Any) -> Any:

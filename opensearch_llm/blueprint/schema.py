@@ -9,47 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict
+
+from opensearch_llm.blueprint.schema_consumers import AGENT, INGEST, RAG
+from opensearch_llm.blueprint.schema_fields import (  # noqa: F401 - DURATION_PATTERN is re-exported
+    DURATION_PATTERN, EXPECTATION, duration as _duration, field as _field, integer as _int, obj as _object,
+    open_map as _open_map,
+)
 
 SCHEMA_ID = "https://github.com/opensearch-llm/opensearch-llm/schema/blueprint.schema.json"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-DURATION_PATTERN = r"^\s*(?:[0-9]+(?:\.[0-9]+)?|(?:[0-9]+(?:\.[0-9]+)?(?:ms|h|m|s))+)\s*$"
 STYLES = ("messages", "prompt", "texts")
 ACTION_TYPES = ("predict", "execute", "batch_predict", "cancel_batch_predict", "batch_predict_status")
 METHODS = ("POST", "GET", "PUT", "DELETE")
 PROTOCOLS = ("http", "aws_sigv4")
 ACCESS_MODES = ("public", "private", "restricted")
+NODE_ROLES = ("cluster_manager", "data", "ingest", "ml", "remote_cluster_client", "search", "warm")
 BACKOFF_POLICIES = ("constant", "exponential_equal_jitter", "exponential_full_jitter")
-
-
-def _field(kind: Any, title: str, description: str, **extra: Any) -> Dict[str, Any]:
-    spec: Dict[str, Any] = {"title": title, "description": description}
-    if kind is not None:
-        spec["type"] = kind
-    spec.update(extra)
-    return spec
-
-
-def _object(title: str, description: str, properties: Dict[str, Any],
-            required: Iterable[str] = (), **extra: Any) -> Dict[str, Any]:
-    spec = _field("object", title, description, properties=properties, additionalProperties=False, **extra)
-    if required:
-        spec["required"] = list(required)
-    return spec
-
-
-def _open_map(title: str, description: str, values: Optional[Dict[str, Any]] = None, **extra: Any) -> Dict[str, Any]:
-    return _field("object", title, description, additionalProperties=values if values is not None else True, **extra)
-
-
-def _duration(title: str, description: str) -> Dict[str, Any]:
-    return _field(["number", "string"], title, description + " Seconds as a number, or a string such as "
-                  "500ms, 30s, 2m, 1h, 1m30s.", pattern=DURATION_PATTERN, exclusiveMinimum=0)
-
-
-def _int(title: str, description: str, minimum: int = 0) -> Dict[str, Any]:
-    return _field("integer", title, description, minimum=minimum)
 
 
 _CLIENT_CONFIG = _object("Client config", "ML Commons HTTP client settings for this connector.", {
@@ -100,21 +77,6 @@ _CONNECTOR = _object("Connector", "The ML Commons connector body; ${parameters.*
     "client_config": _CLIENT_CONFIG,
     "actions": _field("array", "Actions", "Connector actions; at least one predict action.", items=_ACTION),
 }, required=("credential", "actions"))
-
-_EXPECTATION = _object("Expectation", "One check on the smoke answer: exactly one of equals, contains, "
-                                      "regex, not_empty or length.", {
-    "path": _field("string", "Path", "Where to look in the predict response, e.g. "
-                                     "inference_results[0].output[0].dataAsMap.choices[0].message.content.",
-                   minLength=1),
-    "equals": _field(None, "Equals", "The value must equal this (JSON value)."),
-    "contains": _field("string", "Contains", "The value, as text, must contain this."),
-    "regex": _field("string", "Regex", "The value, as text, must match this Python regular expression "
-                                       "(re.search)."),
-    "not_empty": _field("boolean", "Not empty", "The value must exist and not be null, blank, [] or {}."),
-    "length": _int("Length", "The value (a list, object or text) must have exactly this many items, e.g. "
-                             "the dimension of an embedding."),
-    "ignore_case": _field("boolean", "Ignore case", "Compare case-insensitively (equals, contains, regex)."),
-}, required=("path",))
 
 _PREFLIGHT = _object("Preflight", "Before plan, up, smoke and doctor touch the cluster, ask the provider from this "
                                   "machine whether the key is accepted and the model offered. A refusal stops the run "
@@ -171,13 +133,21 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
         "guardrails": _open_map("Guardrails", "ML Commons guardrails (local regex or model-based); changed in place."),
         "is_enabled": _field("boolean", "Enabled", "false refuses predicts without undeploying; changed in place."),
     }),
-    "deploy": _object("Deploy", "Deployment settings.", {
+    "deploy": _object("Deploy", "Deployment settings: by default the model serves on every node whose roles match "
+                                "plugins.ml_commons.task_dispatcher.eligible_node_role.remote_model (data and ml).", {
         "timeout": _duration("Deploy timeout", "How long to wait for DEPLOYED (default 60s)."),
+        "nodes": _field("array", "Nodes", "Serve only on these nodes (names or ids): a custom deployment plan, which "
+                                          "needs plugins.ml_commons.allow_custom_deployment_plan (turned on and "
+                                          "restored like the other settings).",
+                        items={"type": "string", "minLength": 1}, minItems=1, uniqueItems=True),
+        "roles": _field("array", "Roles", "Serve only on the nodes that have one of these roles now (resolved at plan "
+                                          "time to a custom deployment plan, like nodes).",
+                        items={"type": "string", "enum": list(NODE_ROLES)}, minItems=1, uniqueItems=True),
     }),
     "smoke": _object("Smoke probe", "The probe sent through _predict and what the answer must satisfy.", {
         "parameters": _open_map("Probe parameters", "The predict parameters of the probe."),
         "expect": _field("array", "Expectations", "Checks on the answer; default: the answer path is not empty.",
-                         items=_EXPECTATION),
+                         items=EXPECTATION),
         "timeout": _duration("Smoke timeout", "How long the probe may take (default 60s)."),
     }, required=("parameters",)),
     "predict": _object("Predict", "How predict/chat send input and read the answer.", {
@@ -199,6 +169,9 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
         "host": _field("string", "Ollama host", "Ollama base URL as seen from here; defaults to "
                                                 "connector.parameters.base_url.", minLength=1),
     }),
+    "rag": RAG,
+    "agent": AGENT,
+    "ingest": INGEST,
 }, required=("blueprint", "connector", "smoke"))
 SCHEMA = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **SCHEMA}
 

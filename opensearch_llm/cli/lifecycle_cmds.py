@@ -173,8 +173,9 @@ def status(all_users: bool, as_json: bool, **conn: Any) -> None:
         click.echo("no opensearch-llm resources in this cluster")
     for r in rows:
         owner = f" owner:{r['owner']}" if r["owner"] else ""
-        click.echo(f"{r['created']}  {r['run']:<24} {r['run_kind']:<5} {r['blueprint']:<20} {r['kind']:<12} "
-                   f"{r['id']}  {r['name']} {r['state']}{owner}")
+        serving = f" on {r['serving']}" if r.get("serving") else ""
+        click.echo(f"{r['created']}  {r['run']:<24} {r['run_kind']:<5} {r['blueprint']:<20} {r['kind']:<15} "
+                   f"{r['id']}  {r['name']} {r['state']}{serving}{owner}")
 
 
 @click.command(help="""The whole lifecycle on embedded defaults: a local OpenSearch node, the offline

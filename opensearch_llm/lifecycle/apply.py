@@ -1,4 +1,5 @@
-"""Execute a plan: settings → model group → connector → model (register + deploy) → wait DEPLOYED.
+"""Execute a plan: settings → model group → connector → model (register + deploy) → wait DEPLOYED →
+the pipelines, indices and agent that use the model (:mod:`consumer_apply`).
 
 Each created id, and every settings write, is journaled before the request that makes it. Any
 failure (Ctrl-C included) rolls back what this run created unless ``keep_on_failure``; the
@@ -11,18 +12,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import ClusterError, LeftoversError
+from opensearch_llm.lifecycle.consumer_apply import provision_consumers
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
-from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
+from opensearch_llm.lifecycle.facts import Owned, all_owned, kinds_of, owned
 from opensearch_llm.lifecycle.journal import Journal, owner_fields
+from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, now_utc, parse_marker, with_marker
 from opensearch_llm.lifecycle.plan import (
     CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan, endpoint_urls,
 )
-from opensearch_llm.lifecycle.restore import urls_still_needed
+from opensearch_llm.lifecycle.restore import needed_by_others
 from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
 from opensearch_llm.lifecycle.teardown import delete_one, teardown
-from opensearch_llm.resources import connector, model, model_group, settings
+from opensearch_llm.resources import agent, connector, model, model_group, settings
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ class Provisioned:
     model_state: str = ""
     switched: Optional[Switch] = None  # the live model now uses a new connector (see lifecycle.switch)
     updated: list[str] = field(default_factory=list)  # model fields changed in place
+    serving: str = ""  # where the model serves, e.g. "2/2 nodes: node-2, node-3"
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -94,7 +99,7 @@ class _Run:
     def find_own(self, kind: str, name: str) -> Optional[str]:
         """This run's resource named ``name``; searched across one index refresh interval."""
         lister = {"model_group": model_group.list_marked, "connector": connector.list_marked,
-                  "model": model.list_marked}[kind]
+                  "model": model.list_marked, "agent": agent.list_marked}[kind]
         for _ in range(3):
             try:
                 for res in owned(kind, lister(self.client)):
@@ -105,10 +110,11 @@ class _Run:
             self.options.sleep(0.6)
         return None
 
-    def created(self, kind: str, rid: str, name: str) -> None:
+    def created(self, kind: str, rid: str, name: str, step: Optional[str] = None) -> None:
+        """Journal a creation; ``step`` tells apart two resources of one kind (a RAG and a k-NN index)."""
         self.journal.write("created", kind=kind, id=rid, name=name)
-        self.result.ids[kind] = rid
-        self.result.created.append(kind)
+        self.result.ids[step or kind] = rid
+        self.result.created.append(step or kind)
         self.result.changed = True
 
     def reused(self, kind: str, action: Action, timer: StepTimer) -> bool:
@@ -188,8 +194,12 @@ class _Run:
                 "model_group_id": self.result.ids["model_group"], "connector_id": self.result.ids["connector"],
                 "description": with_marker(self.bp.model.description, self.marker(self.plan.model_hash)),
                 **self.bp.model.extra}
-        rid = self.create_or_find("model", action.name, lambda: model.register(self.client, body, deploy=True))
+        node_ids = action.detail.get("node_ids") or []
+        rid = self.create_or_find("model", action.name,
+                                  lambda: model.register(self.client, body, deploy=not node_ids))
         self.created("model", rid, action.name)
+        if node_ids:  # a custom deployment plan: register, then deploy to those nodes
+            model.deploy(self.client, rid, node_ids)
         timer.done(rid)
 
     def _in_place(self, action: Action) -> None:
@@ -210,24 +220,28 @@ class _Run:
             model.update(self.client, model_id, fields)
             self.result.updated, self.result.changed = sorted(fields), True
         if action.op == DEPLOY:
-            model.deploy(self.client, model_id)
+            model.deploy(self.client, model_id, action.detail.get("node_ids") or ())
             self.result.changed = True
 
     def deploy_step(self) -> None:
         timer = StepTimer(self.options, "deploy")
         timeout = self.options.deploy_timeout or self.bp.deploy.timeout
-        doc = model.wait_deployed(self.client, self.result.ids["model"], timeout, self.options.polling)
+        node_ids = self.plan.action("model").detail.get("node_ids") or ()
+        doc = model.wait_deployed(self.client, self.result.ids["model"], timeout, self.options.polling, node_ids)
         self.result.model_state = doc.get("model_state", "")
-        timer.done(self.result.model_state)
+        self.result.serving = serving_text(doc, self.plan.node_names)
+        timer.done(self.result.model_state + (f" on {self.result.serving}" if self.result.serving else ""))
 
     def rollback(self, exc: BaseException) -> None:
         """Remove what this run created; raise LeftoversError (exit 3) when something stays."""
         if self.result.switched:  # the live model first goes back to the connector it had
             revert(self.client, self.result.switched, self.journal, self.options, exc)
-        created: dict[str, list[str]] = {k: [self.result.ids[k]] for k in self.result.created}
+        created: dict[str, list[str]] = {}
+        for key in self.result.created:
+            created.setdefault(STEP_KINDS.get(key, key), []).append(self.result.ids[key])
         listing: Optional[list[Owned]] = None
         try:  # a create whose answer was lost still carries this run's marker
-            listing = all_owned(self.client)
+            listing = all_owned(self.client, kinds_of(self.plan.names.consumers))
             for res in listing:
                 if res.marker.run == self.plan.run_id:
                     created.setdefault(res.kind, []).append(res.id)
@@ -237,7 +251,8 @@ class _Run:
             return
         leaving = [rid for rids in created.values() for rid in rids]
         try:
-            needed = urls_still_needed(self.client, leaving, listing)
+            needed = needed_by_others(self.client, leaving,
+                                      listing if not self.plan.settings_change.enable_flags else None)
         except ClusterError as err:
             add_note(exc, f"cleanup error: {err}; cluster settings left as they are")
             needed, restore = [], False
@@ -275,6 +290,7 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
         run.connector_step()
         run.model_step()
         run.deploy_step()
+        provision_consumers(run)
     except BaseException as exc:
         journal.write("failed", error=mask_text(str(exc))[:500])
         if not options.keep_on_failure:

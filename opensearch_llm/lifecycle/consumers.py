@@ -48,9 +48,11 @@ def consumers(client: "OpenSearch", model_id: str) -> list[str]:
 def with_consumers(client: "OpenSearch", plan: Plan) -> Plan:
     """``plan`` with the consumers of the model it would replace named in that action's detail."""
     actions = []
+    ours = {name for _step, name in plan.names.consumers}  # up points them at the new model itself
     for action in plan.actions:
         if action.step == "model" and action.resource_id and "consumers" in action.detail:
-            detail = {**action.detail, "consumers": consumers(client, action.resource_id)}
+            used = [c for c in consumers(client, action.resource_id) if c.split(" (")[0].split(" ")[-1] not in ours]
+            detail = {**action.detail, "consumers": used}
             action = dataclasses.replace(action, detail=detail)
         actions.append(action)
     return dataclasses.replace(plan, actions=tuple(actions))
@@ -59,6 +61,10 @@ def with_consumers(client: "OpenSearch", plan: Plan) -> Plan:
 def replace_message(plan: Plan) -> str:
     """Why ``up`` stops before a replace, with the consumers that would break."""
     action = plan.action("model")
+    if action.op != "replace":
+        agent = plan.action("agent")
+        return (f"agent {agent.name} [{agent.resource_id}] would be replaced with a new agent_id ({agent.reason}); "
+                "whoever executes it by id must switch to the new one")
     used = action.detail.get("consumers") or []
     who = f"; it is used by: {', '.join(used)}" if used else "; no pipeline or agent in this cluster uses it"
     return f"model {action.name} [{action.resource_id}] would be replaced with a new model_id ({action.reason}){who}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Optional, TYPE_CHECKING
+from typing import Any, Iterable, Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.naming import Marker, Names, parse_marker
-from opensearch_llm.resources import connector, model, model_group, settings
+from opensearch_llm.resources import (
+    agent, connector, index, ingest_pipeline, memory, model, model_group, search_pipeline, settings,
+)
 from opensearch_llm.resources.security import Principal, whoami
 
 if TYPE_CHECKING:
@@ -40,6 +42,10 @@ class Facts:
     cluster_uuid: str = ""
     security: bool = False  # the security plugin is installed
     caller: Optional[Principal] = None  # who we are, where the cluster authenticates users
+    plugins: frozenset = frozenset()  # plugin names every node has
+    nodes: tuple = ()  # Node of every node in the cluster
+    consumers: dict = field(default_factory=dict)  # step → Owned, for the blueprint's RAG/agent/ingest resources
+    foreign_consumers: dict = field(default_factory=dict)  # step → name of a same-named resource not ours
 
 
 def owned(kind: str, docs: list[dict]) -> list[Owned]:
@@ -52,13 +58,40 @@ def owned(kind: str, docs: list[dict]) -> list[Owned]:
     return out
 
 
-def all_owned(client: "OpenSearch") -> list[Owned]:
-    """Every resource in the cluster that carries our ownership marker (models first: deletion order)."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        lists = pool.map(lambda kind_lister: owned(kind_lister[0], kind_lister[1](client)),
-                         [("model", model.list_marked), ("connector", connector.list_marked),
-                          ("model_group", model_group.list_marked)])
+# deletion order: what uses the model first, the model group last
+LISTERS = (("memory", memory.list_marked), ("agent", agent.list_marked),
+           ("search_pipeline", search_pipeline.list_marked), ("index", index.list_marked),
+           ("ingest_pipeline", ingest_pipeline.list_marked), ("model", model.list_marked),
+           ("connector", connector.list_marked), ("model_group", model_group.list_marked))
+MODEL_KINDS = frozenset({"model", "connector", "model_group"})
+ALL_KINDS = frozenset(kind for kind, _lister in LISTERS)
+
+
+def _listing(client: "OpenSearch", kind: str, lister: Any) -> list[Owned]:
+    try:
+        return owned(kind, lister(client))
+    except ClusterError as exc:
+        # a user without the pipeline, index or memory permissions cannot have created any: none of ours
+        if exc.status == 403 and kind not in MODEL_KINDS:
+            return []
+        raise
+
+
+def all_owned(client: "OpenSearch", kinds: Iterable[str] = ALL_KINDS) -> list[Owned]:
+    """Every resource of ``kinds`` in the cluster that carries our ownership marker, in deletion order."""
+    wanted = [(kind, lister) for kind, lister in LISTERS if kind in set(kinds)]
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
+        lists = pool.map(lambda kind_lister: _listing(client, *kind_lister), wanted)
         return [res for found in lists for res in found]
+
+
+def kinds_of(consumer_steps: Iterable[Any]) -> frozenset:
+    """The kinds a blueprint's resources can have: the model's three, its consumers' and, with any consumer,
+    the smoke memories."""
+    from opensearch_llm.blueprint.consumers import STEP_KINDS
+
+    found = {STEP_KINDS[step] for step, _name in consumer_steps}
+    return MODEL_KINDS | found | ({"memory"} if found else set())
 
 
 def all_of_run(client: "OpenSearch", run_id: str) -> list[Owned]:
@@ -71,12 +104,30 @@ def _pick(items: list[Owned], name: str, blueprint: str) -> Optional[Owned]:
     return max(matches, key=lambda o: o.marker.created) if matches else None
 
 
+@dataclass(frozen=True)
+class Node:
+    """One node of the cluster: its id, name and roles."""
+
+    id: str
+    name: str
+    roles: tuple[str, ...]
+
+
+def cluster_nodes(client: "OpenSearch") -> tuple[str, frozenset, tuple[Node, ...]]:
+    """The OpenSearch version, the plugins every node has, and the nodes (one request)."""
+    info = client.nodes.info(metric="plugins", filter_path="nodes.*.version,nodes.*.name,nodes.*.roles,"
+                                                          "nodes.*.plugins.name")
+    found = info.get("nodes", {}) or {}
+    plugins = [frozenset(p.get("name") for p in n.get("plugins", [])) for n in found.values()]
+    versions = sorted({n.get("version", "unknown") for n in found.values()}) or ["unknown"]
+    nodes = tuple(Node(nid, n.get("name", nid), tuple(n.get("roles", []))) for nid, n in sorted(found.items()))
+    return versions[0], frozenset.intersection(*plugins) if plugins else frozenset(), nodes
+
+
 def node_plugins(client: "OpenSearch") -> tuple[str, frozenset]:
-    """The OpenSearch version and the plugin names of the node answering (one request)."""
-    info = client.nodes.info(node_id="_local", metric="plugins",
-                             filter_path="nodes.*.version,nodes.*.plugins.name")
-    node = next(iter(info.get("nodes", {}).values()), {})
-    return node.get("version", "unknown"), frozenset(p.get("name") for p in node.get("plugins", []))
+    """The OpenSearch version (the oldest, mid-upgrade) and the plugins every node has (one request)."""
+    version, plugins, _nodes = cluster_nodes(client)
+    return version, plugins
 
 
 def cluster_version(client: "OpenSearch") -> tuple[str, bool]:
@@ -93,14 +144,14 @@ def cluster_uuid(client: "OpenSearch") -> str:
 def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
     """Read the cluster facts for one blueprint and its resource names."""
     with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
-        version_f = pool.submit(node_plugins, client)
+        version_f = pool.submit(cluster_nodes, client)
         uuid_f = pool.submit(cluster_uuid, client)
         caller_f = pool.submit(whoami, client)
         settings_f = pool.submit(settings.read, client)
         groups_f = pool.submit(model_group.list_marked, client)
         connectors_f = pool.submit(connector.list_marked, client)
         models_f = pool.submit(model.list_marked, client)
-        version, plugins = version_f.result()
+        version, plugins, nodes = version_f.result()
         ml_present = "opensearch-ml" in plugins
         if not ml_present:
             raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
@@ -109,14 +160,49 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
         group = _pick(owned("model_group", groups_f.result()), names.model_group, blueprint_name)
         found_model = _pick(owned("model", models_f.result()), names.model, blueprint_name)
         fresh_f = pool.submit(_fresh, client, found_model)
+        consumers_f = pool.submit(consumer_facts, client, blueprint_name, names.consumers)
         same_name = same_name_f.result()
         foreign = same_name["id"] if group is None and same_name else None
         return Facts(
             version=version, ml_present=ml_present, settings=settings_f.result(), model_group=group,
             connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
             model=fresh_f.result(), foreign_group_id=foreign, cluster_uuid=uuid_f.result(),
-            security="opensearch-security" in plugins, caller=caller_f.result(),
+            security="opensearch-security" in plugins, caller=caller_f.result(), plugins=plugins, nodes=nodes,
+            consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
         )
+
+
+def consumer_facts(client: "OpenSearch", blueprint_name: str,
+                   steps: tuple) -> tuple[dict[str, Owned], dict[str, str]]:
+    """Our existing RAG/agent/ingest resources by step, and the steps whose name another creator holds."""
+    from opensearch_llm.blueprint.consumers import STEP_KINDS
+
+    ours: dict[str, Owned] = {}
+    foreign: dict[str, str] = {}
+    agents = owned("agent", agent.list_marked(client)) if any(s == "agent" for s, _ in steps) else []
+    for step, name in steps:
+        kind = STEP_KINDS[step]
+        if kind == "agent":  # agent names are not unique: only ours count
+            found = _pick(agents, name, blueprint_name)
+            if found:
+                ours[step] = found
+            continue
+        doc = {"search_pipeline": search_pipeline, "ingest_pipeline": ingest_pipeline, "index": index}[kind].get(
+            client, name)
+        if doc is None:
+            continue
+        marker = parse_marker(_description(kind, doc))
+        if marker is None:
+            foreign[step] = name
+        else:
+            ours[step] = Owned(kind, name, name, marker, doc)
+    return ours, foreign
+
+
+def _description(kind: str, doc: dict) -> Optional[str]:
+    if kind == "index":
+        return (doc.get("mappings", {}).get("_meta") or {}).get("opensearch-llm")
+    return doc.get("description")
 
 
 def _fresh(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:

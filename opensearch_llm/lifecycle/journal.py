@@ -112,15 +112,15 @@ def runs(directories: Sequence[Path]) -> Iterator[Journal]:
                 yield Journal(path)
 
 
-def created(entries: list[dict]) -> dict[str, str]:
-    """kind → id of resources this run created and has not deleted yet."""
-    alive: dict[str, str] = {}
+def created(entries: list[dict]) -> dict[str, list[str]]:
+    """kind → ids of resources this run created and has not deleted yet."""
+    alive: dict[str, list[str]] = {}
     for e in entries:
-        if e["event"] == "created":
-            alive[e["kind"]] = e["id"]
-        elif e["event"] == "deleted" and alive.get(e["kind"]) == e["id"]:
-            del alive[e["kind"]]
-    return alive
+        if e["event"] == "created" and e["id"] not in alive.get(e["kind"], []):
+            alive.setdefault(e["kind"], []).append(e["id"])
+        elif e["event"] == "deleted" and e["id"] in alive.get(e["kind"], []):
+            alive[e["kind"]].remove(e["id"])
+    return {kind: ids for kind, ids in alive.items() if ids}
 
 
 def outcome(entries: list[dict]) -> Optional[str]:

@@ -8,11 +8,12 @@ import re
 import secrets as _random
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Any, Optional, TYPE_CHECKING, Union
 
 from opensearch_llm.secrets import mask_text, masked
 
 if TYPE_CHECKING:
+    from opensearch_llm.blueprint.identity import BlueprintIdentity
     from opensearch_llm.blueprint.model import Blueprint
 
 TOOLKIT = "opensearch-llm"
@@ -102,10 +103,19 @@ class Names:
     model_group: str
     connector: str
     model: str
+    consumers: tuple = ()  # (step, name) of the RAG, agent and ingest resources
+
+    def consumer(self, step: str) -> str:
+        """The name of consumer ``step``."""
+        return dict(self.consumers)[step]
 
 
-def names_for(blueprint: "Blueprint", run_id: Optional[str] = None) -> Names:
-    """Stable names (``up``) or, with ``run_id``, run-scoped names (``smoke``) that never collide."""
+def names_for(blueprint: Union["Blueprint", "BlueprintIdentity"], run_id: Optional[str] = None) -> Names:
+    """Stable names (``up``) or, with ``run_id``, run-scoped names (``smoke``) that never collide.
+
+    Consumer names get the run id in lowercase: index names must be.
+    """
     suffix = f"-{run_id}" if run_id else ""
+    consumers = tuple((step, name + suffix.lower()) for step, name in blueprint.consumer_names)
     return Names(blueprint.model_group.name + suffix, blueprint.connector.name + suffix,
-                 blueprint.model.name + suffix)
+                 blueprint.model.name + suffix, consumers)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Any, Optional, Sequence, TYPE_CHECKING
 
 from opensearch_llm.errors import InvalidInputError
-from opensearch_llm.lifecycle.facts import Facts
+from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
+from opensearch_llm.lifecycle.facts import Facts, Node
+from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes
 from opensearch_llm.lifecycle.naming import Names, fingerprint, owner_token
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import masked
@@ -47,11 +49,12 @@ class Plan:
     model_hash: str
     cluster_uuid: str = ""
     owner: Optional[str] = None  # the caller's user name (marker token), where the cluster has users
+    node_names: dict = field(default_factory=dict)  # node id → name, for reporting where the model serves
 
     @property
     def replaces(self) -> bool:
-        """True when a live model would be replaced (a new model_id: its consumers break)."""
-        return any(a.step == "model" and a.op == REPLACE for a in self.actions)
+        """True when a live model or agent would be replaced (a new id: whoever uses the old one breaks)."""
+        return any(a.step in ("model", "agent") and a.op == REPLACE for a in self.actions)
 
     @property
     def blocked(self) -> list[str]:
@@ -93,8 +96,10 @@ def _settings_action(change: settings.SettingsChange, facts: Facts, source: str)
     if not change.changes:
         return Action("settings", NOOP, "ml_commons", "trusted endpoints and private-IP access already allow this connector")
     detail = {"add_trusted_endpoints_regex": list(change.add_regexes),
-              "private_ip_enabled": "false -> true" if change.enable_private_ip else "unchanged"}
-    reason = "this connector's endpoint is not allowed yet"
+              "private_ip_enabled": "false -> true" if change.enable_private_ip else "unchanged",
+              **flags_detail(change.enable_flags)}
+    reason = "this connector's endpoint is not allowed yet" if change.add_regexes or change.enable_private_ip \
+        else "a feature its consumers need is off"
     may = facts.caller.may_update_settings() if facts.caller else True
     if may is False:
         detail["permission"] = (f"{NEEDS_ADMIN}, which the roles of {facts.caller.user} "  # type: ignore[union-attr]
@@ -116,26 +121,29 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
             hint="choose another name: --set model_group.name=NAME")
     _check_access(blueprint, facts)
     body = blueprint.connector.body
-    change = settings.plan_change(facts.settings, endpoint_urls(body))
+    nodes = planned_nodes(blueprint, facts)
+    change = settings.plan_change(facts.settings, endpoint_urls(body), blueprint.consumers.flags + flags_for(nodes))
     c_hash = fingerprint(body)
     m_hash = model_fingerprint(blueprint)
     actions = [_settings_action(change, facts, blueprint.source)]
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
                    else Action("model_group", CREATE, names.model_group, "not found"))
-    model_action = _model_action(facts, names, m_hash, group)
+    model_action = _model_action(facts, names, m_hash, group, nodes)
     actions.append(_connector_action(facts, names, c_hash, {"body": masked(body)}, model_action))
     actions.append(model_action)
+    actions += consumer_actions(blueprint, facts, names, model_action)
     if smoke:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
-                facts.cluster_uuid, owner_token(facts.caller.user) if facts.caller else None)
+                facts.cluster_uuid, owner_token(facts.caller.user) if facts.caller else None,
+                {n.id: n.name for n in facts.nodes})
 
 
 def _check_owner(facts: Facts, names: Names) -> None:
     """Resources of this name that another user created are theirs: never reused, replaced or deleted."""
     me = owner_token(facts.caller.user) if facts.caller else None
-    for found in (facts.model_group, facts.connector, facts.model):
+    for found in (facts.model_group, facts.connector, facts.model, *facts.consumers.values()):
         if found is not None and me and found.marker.owner != me:
             raise InvalidInputError(
                 f"{found.kind} {found.name!r} (id {found.id}) belongs to user {found.marker.owner or 'unknown'}, "
@@ -178,19 +186,21 @@ def _connector_action(facts: Facts, names: Names, c_hash: str, shown: dict, mode
                   detail=shown)
 
 
-def _model_action(facts: Facts, names: Names, m_hash: str, group: Any) -> Action:
+def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Sequence[Node] = ()) -> Action:
+    placement = {"nodes": [n.name for n in nodes], "node_ids": [n.id for n in nodes]} if nodes else {}
     found = facts.model
     if found is None:
-        return Action("model", CREATE, names.model, "not found; register with deploy=true")
+        return Action("model", CREATE, names.model, "not found; register with deploy=true" if not nodes else
+                      f"not found; register, then deploy to {len(nodes)} node(s)", detail=placement)
     if group is None or found.doc.get("model_group_id") != group.id:
         return Action("model", REPLACE, names.model, "its model group changed, which ML Commons cannot change in "
-                      "place: a new model_id (needs --replace)", found.id, detail={"consumers": []})
+                      "place: a new model_id (needs --replace)", found.id, detail={"consumers": [], **placement})
     if found.marker.hash != m_hash:
         return Action("model", UPDATE, names.model, "model fields changed: Update Model in place (same model_id)",
-                      found.id, detail={"marker": found.marker.text()})
-    state = found.doc.get("model_state", "UNKNOWN")
-    if state != "DEPLOYED":
-        return Action("model", DEPLOY, names.model, f"exists but is {state}", found.id)
+                      found.id, detail={"marker": found.marker.text(), **placement})
+    heal = heal_reason(found.doc)
+    if heal:
+        return Action("model", DEPLOY, names.model, heal, found.id, detail=placement)
     return Action("model", NOOP, names.model, "exists and is DEPLOYED", found.id)
 
 
@@ -200,7 +210,7 @@ def render(plan: Plan) -> str:
     lines = [f"plan for {plan.blueprint} (run {plan.run_id}, OpenSearch {plan.cluster_version}):"]
     for a in plan.actions:
         rid = f" [{a.resource_id}]" if a.resource_id else ""
-        lines.append(f"  {symbols.get(a.op, ' ')} {a.step:<12} {a.op:<8} {a.name}{rid}: {a.reason}")
+        lines.append(f"  {symbols.get(a.op, ' ')} {a.step:<15} {a.op:<8} {a.name}{rid}: {a.reason}")
         for key, value in a.detail.items():
             text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
             lines.append(f"      {key}: {text}")

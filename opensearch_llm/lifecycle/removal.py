@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
+from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import InvalidInputError, LeftoversError
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import Owned, all_owned
-from opensearch_llm.lifecycle.journal import Journal, created, runs
+from opensearch_llm.lifecycle.facts import ALL_KINDS, Owned, all_owned, kinds_of
+from opensearch_llm.lifecycle.journal import Journal, created, runs, start_entry
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.lifecycle.restore import (
-    ClusterId, pending_changes, restore_runs, retry_deferred, urls_still_needed,
+    ClusterId, pending_changes, restore_runs, retry_deferred, needed_by_others,
 )
 from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
 
@@ -41,8 +42,10 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
     With ``owner``, a run that another user created is refused (exit 2) before anything changes.
     """
     entries = journal.entries()
-    ids: dict[str, list[str]] = {kind: [rid] for kind, rid in created(entries).items()}
-    listing = all_owned(client)
+    ids: dict[str, list[str]] = created(entries)
+    start = start_entry(entries) if entries else {}
+    steps = (start.get("names") or {}).get("consumers") if start else None
+    listing = all_owned(client, kinds_of(steps or []) | set(ids) if start else ALL_KINDS)
     refuse_others([r for r in listing if r.marker.run == journal.run_id], owner)
     for res in listing:
         if res.marker.run == journal.run_id:
@@ -51,7 +54,8 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
     cluster = ClusterId(client)
     foreign = bool(pending_changes(entries)) and not cluster.owns(journal)
     report = teardown(client, ids, options, journal if entries else None,
-                      urls_still_needed(client, leaving, listing), restore_settings=not foreign)
+                      needed_by_others(client, leaving, listing if not _turns_flags_on(entries) else None),
+                      restore_settings=not foreign)
     if foreign:
         report.notes.append(f"the journal of run {journal.run_id} was written for another cluster: "
                             "its settings changes are not restored here")
@@ -66,10 +70,13 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
     """Remove the stable-named resources of ``blueprint`` and restore the settings its ``up`` runs on this
     cluster changed."""
     names = names_for(blueprint)
-    wanted = {"model": names.model, "connector": names.connector, "model_group": names.model_group}
+    wanted = {("model", names.model), ("connector", names.connector), ("model_group", names.model_group),
+              *((STEP_KINDS[step], name) for step, name in names.consumers)}
     ids: dict[str, list[str]] = {}
-    listing = all_owned(client)
-    mine = [r for r in listing if r.marker.blueprint == blueprint.name and r.name == wanted[r.kind]]
+    listing = all_owned(client, kinds_of(names.consumers))
+    # a smoke memory is named after its run: every one of this blueprint's goes
+    mine = [r for r in listing if r.marker.blueprint == blueprint.name
+            and ((r.kind, r.name) in wanted or r.kind == "memory")]
     refuse_others(mine, owner)
     for res in mine:
         ids.setdefault(res.kind, []).append(res.id)
@@ -81,12 +88,20 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
     if report.leftovers or report.errors:
         report.notes.append("cluster settings left as they are until the leftovers are gone")
     else:
-        report.merge(restore_runs(client, journals, options, urls_still_needed(client, leaving, listing)))
+        flags = any(_turns_flags_on(j.entries()) for j in journals)
+        report.merge(restore_runs(client, journals, options,
+                                  needed_by_others(client, leaving, listing if not flags else None)))
     report.merge(retry_deferred(client, directories, options, cluster))
     if not journals and (ids or report.deleted):
         shown = ", ".join(str(d) for d in directories)
         report.notes.append(f"no run journal of {blueprint.name} in {shown}: cluster settings left as they are")
     return report
+
+
+def _turns_flags_on(entries: list[dict]) -> bool:
+    """True when the run turned a feature flag on: restoring it needs every other consumer of ours, not only
+    the kinds listed for this blueprint."""
+    return any(change.enable_flags for _seq, change in pending_changes(entries))
 
 
 def _is_up_of(entries: list[dict], name: str) -> bool:

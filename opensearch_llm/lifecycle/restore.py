@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from opensearch_llm.errors import OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
-from opensearch_llm.lifecycle.facts import Owned, all_owned, owned
+from opensearch_llm.blueprint.consumers import AGENT_FLAG, MEMORY_FLAG, RAG_FLAG
+from opensearch_llm.lifecycle.facts import Owned, all_owned
+from opensearch_llm.lifecycle.placement import ALLOW_CUSTOM
 from opensearch_llm.lifecycle.journal import Journal, runs, same_cluster, start_entry, still_running
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.lifecycle.teardown import TeardownReport
-from opensearch_llm.resources import connector, settings
+from opensearch_llm.resources import settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
+
+
+FLAGS_OF = {"search_pipeline": (RAG_FLAG, MEMORY_FLAG), "agent": (AGENT_FLAG, MEMORY_FLAG)}
 
 
 class ClusterId:
@@ -61,15 +66,19 @@ def pending_changes(entries: list[dict]) -> list[tuple[int, settings.SettingsCha
     return sorted(pending, key=lambda item: item[0], reverse=True)
 
 
-def urls_still_needed(client: "OpenSearch", leaving: Iterable[str], known: Optional[list[Owned]] = None) -> list[str]:
-    """Endpoint URLs of our connectors that stay in the cluster (their trusted regexes must stay).
+def needed_by_others(client: "OpenSearch", leaving: Iterable[str], known: Optional[list[Owned]] = None) -> list[str]:
+    """What our resources that stay in the cluster still need: their connectors' endpoint URLs (the trusted
+    regexes stay), the feature flags of their RAG pipelines and agents, custom deployment plans.
 
-    ``known`` is a listing taken earlier in the same teardown, saving a search.
+    ``known`` is a listing taken earlier in the same teardown, saving the searches.
     """
     gone = set(leaving)
-    connectors = [c for c in known if c.kind == "connector"] if known is not None \
-        else owned("connector", connector.list_marked(client))
-    return [url for c in connectors if c.id not in gone for url in endpoint_urls(c.doc)]
+    staying = [r for r in (known if known is not None else all_owned(client)) if r.id not in gone]
+    urls = [url for c in staying if c.kind == "connector" for url in endpoint_urls(c.doc)]
+    flags = {flag for r in staying for flag in FLAGS_OF.get(r.kind, ())}
+    if any(r.kind == "model" and r.doc.get("deploy_to_all_nodes") is False for r in staying):
+        flags.add(ALLOW_CUSTOM)  # a model on a custom deployment plan
+    return urls + sorted(flags)
 
 
 def restore_journaled(client: "OpenSearch", journal: Journal, options: RunOptions,
@@ -111,7 +120,7 @@ def retry_deferred(client: "OpenSearch", directories: Sequence[Path], options: R
             continue
         if not cluster.owns(journal):
             continue
-        needed = urls_still_needed(client, ()) if needed is None else needed
+        needed = needed_by_others(client, ()) if needed is None else needed
         report.merge(restore_journaled(client, journal, options, needed))
     return report
 
@@ -165,6 +174,6 @@ def restore_after_sweep(client: "OpenSearch", swept: set, directories: Sequence[
     journals = [j for j in (Journal.find(directories, r) for r in sorted(swept, reverse=True)) if cluster.owns(j)]
     journals += orphaned(directories, {r.marker.run for r in listing} | swept, cluster, run=run,
                          blueprint=blueprint, older_than=older_than)
-    report = restore_runs(client, journals, options, urls_still_needed(client, (), listing))
+    report = restore_runs(client, journals, options, needed_by_others(client, (), listing))
     report.merge(retry_deferred(client, directories, options, cluster))
     return report

@@ -16,7 +16,7 @@ from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import all_owned, cluster_uuid
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, owner_fields, runs, start_entry
 from opensearch_llm.lifecycle.naming import new_run_id
-from opensearch_llm.lifecycle.restore import ClusterId, restore_runs, urls_still_needed
+from opensearch_llm.lifecycle.restore import ClusterId, restore_runs, needed_by_others
 from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.resources import settings
 
@@ -73,7 +73,7 @@ def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
     cluster = ClusterId(client)
     journals = [j for j in runs(directories) if is_settings_run(j.entries(), blueprint.name) and cluster.owns(j)]
     listing = all_owned(client)
-    return restore_runs(client, journals, options, urls_still_needed(client, (), listing))
+    return restore_runs(client, journals, options, needed_by_others(client, (), listing))
 
 
 def is_settings_run(entries: list[dict], blueprint: str = "") -> bool:

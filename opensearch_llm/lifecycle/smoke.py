@@ -23,6 +23,7 @@ class SmokeResult:
     seconds: float
     answer: str = ""
     failures: list[str] = field(default_factory=list)
+    checks: list = field(default_factory=list)  # consumer checks (lifecycle.consumer_smoke.Check), one JUnit case each
 
     def to_dict(self) -> dict:
         """JSON-ready view."""

@@ -1,4 +1,5 @@
-"""Teardown in reverse order: stop serving + undeploy → delete model → connector → model group → restore settings.
+"""Teardown in reverse order: memories, agent, pipelines and indices using the model → stop serving + undeploy →
+delete model → connector → model group → restore settings.
 
 404 and ``not_found`` count as done; a 409 right after a delete is retried briefly; a model that a
 late deploy or a client's predict deployed again is undeployed again (see
@@ -17,16 +18,21 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from opensearch_llm.errors import ClusterError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.lifecycle.journal import Journal
-from opensearch_llm.resources import connector, model, model_group
+from opensearch_llm.resources import (
+    agent, connector, index, ingest_pipeline, memory, model, model_group, search_pipeline,
+)
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
 T = TypeVar("T")
-ORDER = ("model", "connector", "model_group")
-GETTERS: dict[str, Callable[["OpenSearch", str], Optional[dict]]] = {
-    "model": model.get, "connector": connector.get, "model_group": model_group.get,
+# what uses the model goes first; an index before the ingest pipeline it names as its default
+ORDER = ("memory", "agent", "search_pipeline", "index", "ingest_pipeline", "model", "connector", "model_group")
+MODULES: dict[str, Any] = {
+    "memory": memory, "agent": agent, "search_pipeline": search_pipeline, "index": index,
+    "ingest_pipeline": ingest_pipeline, "model": model, "connector": connector, "model_group": model_group,
 }
+GETTERS: dict[str, Callable[["OpenSearch", str], Optional[dict]]] = {k: m.get for k, m in MODULES.items()}
 
 
 @dataclass
@@ -90,7 +96,7 @@ def delete_one(client: "OpenSearch", kind: str, rid: str, options: RunOptions) -
     """
     if kind == "model":
         return retry_transient(options, model.delete, client, rid, model.Removal(sleep=options.sleep))
-    deleter = connector.delete if kind == "connector" else model_group.delete
+    deleter = MODULES[kind].delete
     failures = {"transient": 0}
 
     def retry(exc: BaseException) -> bool:

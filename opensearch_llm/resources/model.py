@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from tenacity import (
     RetryError, Retrying, retry_if_exception, retry_if_result, stop_after_attempt, stop_after_delay,
@@ -73,10 +73,15 @@ def list_marked(client: OpenSearch) -> list[dict]:
         return search(client.plugins.ml.search_models, MARKER_QUERY)
 
 
-def deploy(client: OpenSearch, model_id: str) -> None:
-    """Ask the cluster to deploy the model (idempotent)."""
+def deploy(client: OpenSearch, model_id: str, node_ids: Sequence[str] = ()) -> None:
+    """Ask the cluster to deploy the model (idempotent); ``node_ids`` is a custom deployment plan."""
     with about(KIND, model_id):
-        client.plugins.ml.deploy_model(model_id=model_id)
+        if not node_ids:
+            client.plugins.ml.deploy_model(model_id=model_id)
+            return
+        # opensearch-py's deploy_model takes no body: the same request, with the plan
+        client.transport.perform_request("POST", f"/_plugins/_ml/models/{model_id}/_deploy",
+                                         body={"node_ids": list(node_ids)})
 
 
 def undeploy(client: OpenSearch, model_id: str) -> bool:
@@ -173,8 +178,22 @@ def delete_undeployed(client: OpenSearch, model_id: str, removal: Removal = Remo
             raise
 
 
-def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Polling = Polling()) -> dict:
-    """Poll until DEPLOYED; DEPLOY_FAILED fails at once; on timeout deploy once more, then fail.
+def workers(doc: dict) -> tuple[Optional[int], Optional[int]]:
+    """(serving, planned) worker node counts of a model document (None where ML Commons did not say)."""
+    current, planned = doc.get("current_worker_node_count"), doc.get("planning_worker_node_count")
+    return (current if isinstance(current, int) else None, planned if isinstance(planned, int) else None)
+
+
+def short_of_workers(doc: dict) -> bool:
+    """True when fewer nodes serve the model than its plan has."""
+    current, planned = workers(doc)
+    return current is not None and planned is not None and current < planned
+
+
+def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Polling = Polling(),
+                  node_ids: Sequence[str] = ()) -> dict:
+    """Poll until DEPLOYED on every planned node; DEPLOY_FAILED fails at once; on timeout deploy once more
+    (to ``node_ids``, a custom plan, if given), then fail.
 
     Raises :class:`DeployError` carrying the last model document.
     """
@@ -187,6 +206,8 @@ def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Po
         current = doc.get("model_state", "MISSING")
         if current in FAILED:
             raise DeployError(f"model {model_id} reached {current}", model_doc=dict(doc))
+        if current in READY and short_of_workers(doc):  # DEPLOYED is written before every worker is up
+            return "DEPLOYING_WORKERS"
         return current
 
     for attempt in (1, 2):
@@ -201,7 +222,7 @@ def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Po
             return dict(last)
         except RetryError:
             if attempt == 1:
-                deploy(client, model_id)
+                deploy(client, model_id, node_ids)
     raise DeployError(
         f"model {model_id} not deployed after {timeout:.0f}s and one re-deploy "
         f"(last state {last.get('model_state', 'unknown')})", model_doc=dict(last))

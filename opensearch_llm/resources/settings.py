@@ -1,8 +1,9 @@
-"""The two ML Commons cluster settings a remote connector depends on.
+"""The ML Commons cluster settings a remote connector and its consumers depend on.
 
 Policy: merge exactly the trusted-endpoint regexes a blueprint needs into the current list
-(never ``.*``, never drop an entry); enable private IPs only for private endpoints; record the
-prior persistent values so teardown restores them, unless someone changed them since.
+(never ``.*``, never drop an entry); enable private IPs only for private endpoints; turn on a
+feature flag (memory, RAG pipelines, agents) only where a consumer needs it and it is off; record
+the prior persistent values so teardown restores them, unless someone changed them since.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 ACCESS_CONTROL = "plugins.ml_commons.model_access_control_enabled"
+# the consumer features are on by default on 2.19 and 3.x (an admin may have turned them off); custom
+# deployment plans are off by default
+FEATURE_FLAGS = ("plugins.ml_commons.memory_feature_enabled", "plugins.ml_commons.rag_pipeline_feature_enabled",
+                 "plugins.ml_commons.agent_framework_enabled", "plugins.ml_commons.allow_custom_deployment_plan")
+FLAG_DEFAULTS = {"plugins.ml_commons.allow_custom_deployment_plan": "false"}
 KIND = "cluster settings"
 
 
@@ -34,6 +40,8 @@ class SettingsFacts:
     private_ip: bool
     private_ip_persistent: Optional[str]
     access_control: bool = False  # plugins.ml_commons.model_access_control_enabled (effective)
+    flags_off: tuple[str, ...] = ()  # FEATURE_FLAGS that are off (effective)
+    flags_persistent: tuple[tuple[str, Optional[str]], ...] = ()  # (flag, persistent value or None)
 
 
 @dataclass(frozen=True)
@@ -45,11 +53,13 @@ class SettingsChange:
     prior_trusted: tuple[str, ...] = ()
     prior_trusted_persistent: Optional[tuple[str, ...]] = None
     prior_private_ip_persistent: Optional[str] = None
+    enable_flags: tuple[str, ...] = ()
+    prior_flags: tuple[tuple[str, Optional[str]], ...] = ()  # (flag, persistent value before, None = unset)
 
     @property
     def changes(self) -> bool:
         """True when this change writes anything."""
-        return bool(self.add_regexes or self.enable_private_ip)
+        return bool(self.add_regexes or self.enable_private_ip or self.enable_flags)
 
 
 def _as_bool(value: Any) -> bool:
@@ -69,6 +79,8 @@ def read(client: "OpenSearch") -> SettingsFacts:
         private_ip=_as_bool(merged.get(PRIVATE_IP, "false")),
         private_ip_persistent=persistent.get(PRIVATE_IP),
         access_control=_as_bool(merged.get(ACCESS_CONTROL, "false")),
+        flags_off=tuple(f for f in FEATURE_FLAGS if not _as_bool(merged.get(f, FLAG_DEFAULTS.get(f, "true")))),
+        flags_persistent=tuple((f, persistent.get(f)) for f in FEATURE_FLAGS),
     )
 
 
@@ -110,8 +122,8 @@ def is_private(url: str) -> bool:
     return any(a.is_private or a.is_loopback or a.is_link_local or a.is_unspecified for a in addresses)
 
 
-def plan_change(facts: SettingsFacts, urls: Iterable[str]) -> SettingsChange:
-    """Pure: which regexes to add and whether to enable private IPs for ``urls``."""
+def plan_change(facts: SettingsFacts, urls: Iterable[str], flags: Iterable[str] = ()) -> SettingsChange:
+    """Pure: which regexes to add and whether to enable private IPs for ``urls``, and which of ``flags`` to turn on."""
     add: list[str] = []
     private = False
     for url in urls:
@@ -123,6 +135,8 @@ def plan_change(facts: SettingsFacts, urls: Iterable[str]) -> SettingsChange:
         prior_trusted=facts.trusted,
         prior_trusted_persistent=facts.trusted_persistent,
         prior_private_ip_persistent=facts.private_ip_persistent,
+        enable_flags=tuple(f for f in FEATURE_FLAGS if f in set(flags) and f in facts.flags_off),
+        prior_flags=facts.flags_persistent,
     )
 
 
@@ -133,6 +147,7 @@ def apply(client: "OpenSearch", facts: SettingsFacts, change: SettingsChange) ->
         body[TRUSTED] = [*facts.trusted, *change.add_regexes]
     if change.enable_private_ip:
         body[PRIVATE_IP] = True
+    body.update({flag: True for flag in change.enable_flags})
     if body:
         with about(KIND):
             client.cluster.put_settings(body={"persistent": body})
@@ -149,9 +164,10 @@ class RestoreOutcome:
 def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable[str] = ()) -> RestoreOutcome:
     """Undo ``change`` where nobody changed things since; return notes on what was left alone.
 
-    Our regexes go unless a URL in ``still_needed`` (another run's connector) matches them;
-    entries others added stay. Private IPs are turned off again only when no endpoint added
-    after ours still needs them.
+    ``still_needed`` holds endpoint URLs of other runs' connectors and the feature flags other runs'
+    consumers use. Our regexes go unless such a URL matches them; entries others added stay. Private
+    IPs are turned off again only when no endpoint added after ours still needs them; a flag goes back
+    to its prior value unless it is still needed or someone turned it off since.
     """
     if not change.changes:
         return RestoreOutcome()
@@ -175,7 +191,25 @@ def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable
             deferred = True
         else:
             body[PRIVATE_IP] = change.prior_private_ip_persistent
+    flags_body, flag_notes = _restore_flags(change, now, needed)
+    body.update(flags_body)
+    notes += flag_notes
+    deferred = deferred or any(flag in needed for flag in change.enable_flags)
     if body:
         with about(KIND):
             client.cluster.put_settings(body={"persistent": body})
     return RestoreOutcome(tuple(notes), complete=not deferred)
+
+
+def _restore_flags(change: SettingsChange, now: SettingsFacts, needed: list[str]) -> tuple[dict, list[str]]:
+    prior = dict(change.prior_flags)
+    body: dict[str, Any] = {}
+    notes: list[str] = []
+    for flag in change.enable_flags:
+        if flag in needed:
+            notes.append(f"{flag} left on: another run's consumer still needs it")
+        elif flag in now.flags_off:
+            notes.append(f"{flag} was already turned off by someone else; left as is")
+        else:
+            body[flag] = prior.get(flag)
+    return body, notes

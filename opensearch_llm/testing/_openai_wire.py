@@ -3,8 +3,14 @@
 Reply rule (shared by every fake, see :func:`fake_reply`):
 
 * last message has role ``tool``          -> ``"Tool said: <its content>"``
+* an ML Commons RAG prompt                -> ``"From the search results: <SEARCH RESULT 1>"`` (or
+  ``"No search results."``), plus ``" Earlier you asked: <first earlier question>"`` with history
 * last user message contains ``pong``     -> ``"pong"`` (case-insensitive substring)
 * otherwise                               -> ``"Echo: <last user content>"``
+
+A last user message holding a conversational agent's chat history is answered
+``"<pong or Echo: rule applied to the new question> Earlier you asked: <first earlier question>"``.
+Both ML Commons prompt shapes are described in :mod:`~opensearch_llm.testing._ml_prompts`.
 
 With ``tools`` in the request and ``weather`` in the last (user) message the answer is a tool
 call instead (:func:`fake_tool_call`).  Token counts are whitespace word counts.
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from opensearch_llm.testing._ml_prompts import EARLIER, agent_turn, rag_reply, text_parts
 
 ROLES = ("system", "user", "assistant", "tool")
 DESERIALIZE = "Failed to deserialize the JSON body into the target type"
@@ -67,11 +75,7 @@ def openai_status_error(status: int, message: Optional[str] = None) -> Dict[str,
 
 def message_text(content: Any) -> str:
     """Text of a message ``content``: a string, a list of ``{"type": "text"}`` parts, or None."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+    return "".join(text_parts(content))
 
 
 def last_user_text(messages: List[Dict[str, Any]]) -> str:
@@ -86,7 +90,18 @@ def fake_reply(messages: List[Dict[str, Any]]) -> str:
     """The deterministic reply to ``messages`` (see the module docstring for the rule)."""
     if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
         return f"Tool said: {message_text(messages[-1].get('content'))}"
+    rag = rag_reply(messages)
+    if rag is not None:
+        return rag
     text = last_user_text(messages)
+    turn = agent_turn(text)
+    if turn is not None:
+        question, first_asked = turn
+        return f"{_plain_reply(question)}{EARLIER}{first_asked}"
+    return _plain_reply(text)
+
+
+def _plain_reply(text: str) -> str:
     return "pong" if "pong" in text.lower() else f"Echo: {text}"
 
 

@@ -20,6 +20,11 @@ Reply rule (:func:`fake_reply`): ``"Tool said: <content>"`` after a tool message
 last user message contains ``pong``, else ``"Echo: <last user message>"``; ``tools`` plus ``weather``
 gives a tool call ``call_0`` to ``tools[0]`` with ``{"city": "Paris"}``; ``max_tokens`` cuts the reply
 to that many words (``finish_reason: "length"``).  Token counts are whitespace word counts.
+ML Commons RAG prompts get ``"From the search results: <SEARCH RESULT 1>"`` (or ``"No search
+results."``); a conversational agent's prompt holding chat history gets the pong/echo answer for its new
+question (its last line); both add ``" Earlier you asked: <first earlier question>"`` when there is
+history (rule in :mod:`~opensearch_llm.testing._openai_wire`).  What the fake received is in
+:attr:`FakeDeepSeek.requests` (parsed bodies in ``.json``).
 
 Run standalone with ``python -m opensearch_llm.testing.fake_deepseek --port N --key K`` (``--help``
 lists the fault flags).

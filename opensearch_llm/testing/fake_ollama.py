@@ -10,12 +10,15 @@ Replies follow the same rule as the fake DeepSeek (:func:`fake_reply`): ``"Tool 
 tool message, ``"pong"`` when the last user message / prompt contains ``pong``, otherwise
 ``"Echo: <last user message or prompt>"``; ``tools`` plus ``weather`` gives a tool call to
 ``tools[0]`` with ``{"city": "Paris"}``; ``options.num_predict`` cuts the reply to that many words
-(``done_reason: "length"``).  ``think: true`` (or a level) on a model that can think (qwen3,
-deepseek-r1, gpt-oss, ...; see ``capabilities`` in ``/api/show``) adds ``thinking: "Thinking about:
-<last user message>"``; on any other model it is a 400 ``"<model>" does not support thinking``.
-Generate, chat and embed load the model for ``keep_alive`` (default 5m; ``0`` unloads), which
-``/api/ps`` lists.  Embeddings are unit vectors of ``embed_dim`` floats seeded by sha256 of the text.
-Errors use Ollama's ``{"error": "..."}`` shape.
+(``done_reason: "length"``).  A prompt holding a conversational agent's chat history gets that
+answer for its new question (its last line), plus ``" Earlier you asked: <first earlier question>"``;
+ML Commons RAG prompts get ``"From the search results: <SEARCH RESULT 1>"``.  ``think: true`` (or a
+level) on a model that can think (qwen3, deepseek-r1, gpt-oss, ...; see ``capabilities`` in
+``/api/show``) adds ``thinking: "Thinking about: <last user message>"``; on any other model it is a
+400 ``"<model>" does not support thinking``.  Generate, chat and embed load the model for
+``keep_alive`` (default 5m; ``0`` unloads), which ``/api/ps`` lists.  Embeddings are unit vectors of
+``embed_dim`` floats seeded by sha256 of the text.  Errors use Ollama's ``{"error": "..."}`` shape.
+What the fake received is in :attr:`FakeOllama.requests` (parsed bodies in ``.json``).
 
 Run standalone with ``python -m opensearch_llm.testing.fake_ollama --port N [--model NAME ...]``
 (``--help`` lists the fault flags).

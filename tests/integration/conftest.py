@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.cli_helpers import Cli
+from tests.integration.cli_helpers import FIGURES, Cli
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -69,3 +69,31 @@ def proxied_cli(cli: Cli, fault_proxy: Any) -> Cli:
     """The CLI talking to the node through the fault proxy."""
     cli.env["OPENSEARCH_URL"] = fault_proxy.url
     return cli
+
+
+def fault_case(step: str, fault: str, rule: Any, proxied_cli: Cli, fault_proxy: Any, client: Any,
+               up_args: tuple, timeout: str = "2") -> int:
+    """``up`` (then ``down`` if it succeeded) with ``rule`` armed in the proxy; assert that nothing is left and
+    the settings are as they were straight after the command. Returns how many resources were left."""
+    before = persistent_settings(client)
+    assert ours(client) == []
+    fault_proxy.add(rule)
+    env = {"OPENSEARCH_LLM_TIMEOUT": timeout}
+    up = proxied_cli("up", *up_args, extra_env=env)
+    down = proxied_cli("down", *up_args, extra_env=env) if up.code == 0 else None
+    fault_proxy.clear()
+    left = ours(client)
+    settings_restored = persistent_settings(client) == before
+    FIGURES["fault_cases"] += 1
+    FIGURES["faults_injected"] += rule.applied
+    FIGURES["leftovers_before_sweep"] += len(left)
+    if left or not settings_restored:  # clean up for the next case; this case fails below
+        proxied_cli("sweep", "--include-up", "--yes")
+    assert rule.applied == 1, f"the {step} request never came"
+    assert up.code in (0, 1), up
+    if up.code == 1:
+        assert "rolled back this run" in up.err, up
+    assert down is None or down.code == 0, down
+    assert left == [], f"{step} x {fault}: resources left straight after the command\n{up}\n{down}"
+    assert settings_restored, f"{step} x {fault}: settings not restored straight after the command\n{up}\n{down}"
+    return len(left)

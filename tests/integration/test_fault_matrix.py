@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from opensearch_llm.testing.fault_proxy import Rule
-from tests.integration.cli_helpers import CONNECTORS, FIGURES, Cli
-from tests.integration.conftest import ours, persistent_settings
+from tests.integration.cli_helpers import CONNECTORS, Cli
+from tests.integration.conftest import fault_case
 
 DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
 STEPS = {
@@ -36,26 +36,7 @@ FAULTS = {
 @pytest.mark.parametrize("step", list(STEPS))
 def test_fault_at_step_leaves_nothing(step: str, fault: str, proxied_cli: Cli, fault_proxy: Any,
                                       opensearch_client: Any, record_property: Any) -> None:
-    before = persistent_settings(opensearch_client)
-    assert ours(opensearch_client) == []
     method, path = STEPS[step]
-    rule = fault_proxy.add(Rule(method=method, path=path, count=1, **FAULTS[fault]))
-    env = {"OPENSEARCH_LLM_TIMEOUT": "2"}
-    up = proxied_cli("up", DEEPSEEK, extra_env=env)
-    down = proxied_cli("down", DEEPSEEK, extra_env=env) if up.code == 0 else None
-    fault_proxy.clear()
-    left = ours(opensearch_client)
-    settings_restored = persistent_settings(opensearch_client) == before
-    record_property("leftovers_after_command", len(left))
-    FIGURES["fault_cases"] += 1
-    FIGURES["faults_injected"] += rule.applied
-    FIGURES["leftovers_before_sweep"] += len(left)
-    if left or not settings_restored:  # clean up for the next case; this case fails below
-        proxied_cli("sweep", "--include-up", "--yes")
-    assert rule.applied == 1, f"the {step} request never came"
-    assert up.code in (0, 1), up
-    if up.code == 1:
-        assert "rolled back this run" in up.err, up
-    assert down is None or down.code == 0, down
-    assert left == [], f"{step} x {fault}: resources left straight after the command\n{up}\n{down}"
-    assert settings_restored, f"{step} x {fault}: settings not restored straight after the command\n{up}\n{down}"
+    rule = Rule(method=method, path=path, count=1, **FAULTS[fault])
+    left = fault_case(step, fault, rule, proxied_cli, fault_proxy, opensearch_client, (DEEPSEEK,))
+    record_property("leftovers_after_command", left)

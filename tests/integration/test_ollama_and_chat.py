@@ -72,17 +72,20 @@ def test_up_with_an_unpullable_model_changes_nothing(cli: Cli, clean_cluster: An
 
 def test_ollama_embed_is_a_text_embedding_model(cli: Cli, clean_cluster: Any, fake_ollama: Any) -> None:
     wrong_dim = cli("up", OLLAMA_EMBED)  # the blueprint expects nomic-embed-text's 768; the fake answers 8
-    assert wrong_dim.code == 1 and "expected 768 items, got 8" in wrong_dim.err
+    assert wrong_dim.code == 1 and "check that ingest.dimension is the model's vector dimension" in wrong_dim.err
+    assert ours(clean_cluster) == []
+    wrong_probe = cli("up", OLLAMA_EMBED, "--set", "ingest.dimension=8")  # the k-NN field fits; the probe does not
+    assert wrong_probe.code == 1 and "expected 768 items, got 8" in wrong_probe.err
     assert ours(clean_cluster) == []
 
-    result = cli("up", OLLAMA_EMBED, "--set", "smoke.expect[0].length=8", "--json")
+    result = cli("up", OLLAMA_EMBED, "--set", "smoke.expect[0].length=8", "--set", "ingest.dimension=8", "--json")
     assert result.code == 0, result
     try:
         data = result.json()
         assert data["smoke"]["ok"] is True
         model_id = data["ids"]["model"]
-        sent = fake_ollama.last_request("/api/embed").json
-        assert sent == {"model": "nomic-embed-text", "input": ["hello world"]}
+        sent = [r.json for r in fake_ollama.requests if r.path.endswith("/api/embed")]
+        assert {"model": "nomic-embed-text", "input": ["hello world"]} in sent  # the probe (then the ingest smoke)
         # the neural-search path: text_docs through the built-in pre-process, vectors out of the post-process
         answer = clean_cluster.transport.perform_request(
             "POST", f"/_plugins/_ml/_predict/text_embedding/{model_id}",
@@ -95,7 +98,7 @@ def test_ollama_embed_is_a_text_embedding_model(cli: Cli, clean_cluster: Any, fa
         vector = cli("predict", OLLAMA_EMBED, "--message", "hello world")
         assert vector.code == 0 and len(json.loads(vector.out)) == 8
     finally:
-        assert cli("down", OLLAMA_EMBED).code == 0
+        assert cli("down", OLLAMA_EMBED, "--set", "ingest.dimension=8").code == 0
 
 
 def test_wrong_deepseek_key_fails_up_and_predict_with_the_provider_message(cli: Cli, clean_cluster: Any) -> None:

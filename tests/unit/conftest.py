@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.unit.ml_double import MLDouble
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def double() -> "MLDouble":
+    """The ML Commons double (see :mod:`tests.unit.ml_double`)."""
+    from tests.unit.ml_double import MLDouble
+
+    return MLDouble(deploy_polls=1)
+
+
+@pytest.fixture
+def client(double: "MLDouble") -> Any:
+    """An opensearch-py client talking to ``double`` through the toolkit's seam."""
+    from tests.unit.ml_double import double_client
+
+    return double_client(double)

@@ -1,8 +1,9 @@
 """A recording, in-memory OpenSearch + ML Commons double for unit tests, plugged in at the HTTP connection.
 
-:class:`MLDouble` holds cluster settings, model groups, connectors and models, answers the REST
-calls the toolkit makes the way ML Commons 2.19/3.x does (routes in :mod:`tests.unit.ml_double_routes`
-and :mod:`tests.unit.ml_double_models`), records every request and injects faults.
+:class:`MLDouble` holds cluster settings, model groups, connectors, models, search and ingest pipelines,
+user indices, agents and memories, answers the REST calls the toolkit makes the way ML Commons
+2.19/3.x does (routes in :mod:`tests.unit.ml_double_routes` and :mod:`tests.unit.ml_double_models`),
+records every request and injects faults.
 :func:`double_client` builds the client exactly like :func:`opensearch_llm.client.connect` and
 swaps in :class:`DoubleConnection`, so every call goes through the real ``SeamTransport``
 (secret reveal, retries, error translation)::
@@ -136,6 +137,11 @@ class MLDouble:
         self.models: dict = {}
         self.polls_left: dict = {}
         self.indices: set = set()
+        self.search_pipelines: dict = {}  # name -> body
+        self.ingest_pipelines: dict = {}  # name -> body
+        self.user_indices: dict = {}  # name -> {"settings", "mappings", "docs": {id: source}}
+        self.agents: dict = {}
+        self.memories: dict = {}  # id -> {"name", "create_time", "updated_time", "messages": [...]}
         self.faults: list = []
         self.log: list = []
         self._rng = random.Random(seed)
@@ -143,7 +149,8 @@ class MLDouble:
 
     # --- state ---------------------------------------------------------------------------------
     def store(self, kind: str) -> dict:
-        return {"model_group": self.model_groups, "connector": self.connectors, "model": self.models}[kind]
+        return {"model_group": self.model_groups, "connector": self.connectors, "model": self.models,
+                "agent": self.agents}[kind]
 
     def effective(self, key: str) -> Any:
         """A setting as the cluster applies it: transient, else persistent, else default."""

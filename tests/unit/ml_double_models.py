@@ -1,9 +1,13 @@
-"""Connector and model routes of :class:`tests.unit.ml_double.MLDouble` (see :mod:`tests.unit.ml_double_routes`)."""
+"""Connector, model, agent and memory routes of :class:`tests.unit.ml_double.MLDouble`.
+
+See :mod:`tests.unit.ml_double_routes` for the core routes and the route helpers.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -266,3 +270,106 @@ def sample_model(connector_id: str, group_id: Optional[str] = None, *, name: str
     """A remote model body for ``_register``."""
     body = {"name": name, "function_name": "remote", "connector_id": connector_id, "description": description}
     return {**body, "model_group_id": group_id} if group_id else body
+
+
+# --- agents and conversation memories ----------------------------------------------------------
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def agent(d: Any, aid: str) -> dict:
+    if aid not in d.agents:
+        raise Refused(404, f"Failed to find agent with the provided agent id: {aid}")
+    return d.agents[aid]
+
+
+@route("POST", f"{ML}/agents/_register")
+def register_agent(d: Any, params: dict, body: dict) -> Any:
+    now = d.now()
+    return {"agent_id": d.add("agent", {**body, "created_time": now, "last_updated_time": now, "is_hidden": False})}
+
+
+@route("GET,POST", f"{ML}/agents/_search")
+def search_agents(d: Any, params: dict, body: dict) -> Any:
+    return search(d, "agent", body, dict)
+
+
+@route("GET", f"{ML}/agents/([^/]+)")
+def get_agent(d: Any, params: dict, body: dict, aid: str) -> Any:
+    return dict(agent(d, aid))
+
+
+@route("DELETE", f"{ML}/agents/([^/]+)")
+def delete_agent(d: Any, params: dict, body: dict, aid: str) -> Any:
+    if d.agents.pop(aid, None) is None:
+        raise Refused(404, "Fail to find ml agent")
+    return written("agent", aid, "deleted")
+
+
+@route("POST", f"{ML}/agents/([^/]+)/_execute")
+def execute_agent(d: Any, params: dict, body: dict, aid: str) -> Any:
+    """``response`` is ``answer``; an agent with ``memory`` also answers memory_id and parent_message_id."""
+    parameters = body.get("parameters") or {}
+    answer = d.answer(parameters) if callable(d.answer) else str(d.answer)
+    outputs = [{"name": "response", "result": answer}]
+    if agent(d, aid).get("memory"):
+        mid = parameters.get("memory_id") or create_memory(d, {}, {"name": parameters.get("question", "")})["memory_id"]
+        message = add_message(d, memory(d, mid), str(parameters.get("question", "")), answer)
+        outputs = [{"name": "memory_id", "result": mid}, {"name": "parent_message_id", "result": message}] + outputs
+    return {"inference_results": [{"output": outputs}]}
+
+
+def memory(d: Any, mid: str) -> dict:
+    if mid not in d.memories:
+        raise Refused(404, f"Memory [{mid}] not found", "resource_not_found_exception")
+    return d.memories[mid]
+
+
+def add_message(d: Any, mem: dict, question: str, answer: str) -> str:
+    now = iso(d.now())
+    message_id = d.new_id("message")
+    mem["messages"].append({"memory_id": mem["memory_id"], "message_id": message_id, "create_time": now,
+                            "input": question, "prompt_template": "", "response": answer, "origin": "",
+                            "additional_info": {}})
+    mem["updated_time"] = now
+    return message_id
+
+
+def page(rows: list, key: str, params: dict) -> dict:
+    start, size = int(params.get("next_token", 0)), int(params.get("max_results", 10))
+    out: dict = {key: rows[start:start + size]}
+    return {**out, "next_token": start + size} if len(out[key]) == size else out
+
+
+@route("POST", f"{ML}/memory")
+def create_memory(d: Any, params: dict, body: dict) -> Any:
+    now, mid = iso(d.now()), d.new_id("memory")
+    d.memories[mid] = {"memory_id": mid, "create_time": now, "updated_time": now, "name": body.get("name", ""),
+                       "messages": []}
+    d.indices.add("memory")
+    return {"memory_id": mid}
+
+
+@route("GET", f"{ML}/memory")
+def list_memories(d: Any, params: dict, body: dict) -> Any:
+    rows = sorted(d.memories.values(), key=lambda m: m["updated_time"], reverse=True)
+    return page([{k: v for k, v in m.items() if k != "messages"} for m in rows], "memories", params)
+
+
+@route("GET", f"{ML}/memory/([^/]+)")
+def get_memory(d: Any, params: dict, body: dict, mid: str) -> Any:
+    return {k: v for k, v in memory(d, mid).items() if k != "messages"}
+
+
+@route("GET", f"{ML}/memory/([^/]+)/messages")
+def list_messages(d: Any, params: dict, body: dict, mid: str) -> Any:
+    return page(memory(d, mid)["messages"], "messages", params)
+
+
+@route("DELETE", f"{ML}/memory/([^/]+)")
+def delete_memory(d: Any, params: dict, body: dict, mid: str) -> Any:
+    if "memory" in d.indices:  # before the first memory, ML Commons answers success for any id
+        memory(d, mid)
+        del d.memories[mid]
+    return {"success": True}

@@ -1,4 +1,5 @@
-"""Route handlers of :class:`tests.unit.ml_double.MLDouble`: OpenSearch core, cluster settings, ML Commons.
+"""Route handlers of :class:`tests.unit.ml_double.MLDouble`: OpenSearch core, cluster settings, ML Commons,
+pipelines and user indices.
 
 Each handler gets ``(double, params, body, *path_groups)`` and returns a JSON-ready answer (status
 200) or ``(status, answer)``; :class:`Refused` answers an OpenSearch-shaped error. Handlers run
@@ -8,13 +9,15 @@ checked on real nodes").
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable
 
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE_IP = "plugins.ml_commons.connector.private_ip_enabled"
 AUTO_DEPLOY = "plugins.ml_commons.model_auto_deploy.enable"
-INDEX = {"model_group": ".plugins-ml-model-group", "connector": ".plugins-ml-connector", "model": ".plugins-ml-model"}
+INDEX = {"model_group": ".plugins-ml-model-group", "connector": ".plugins-ml-connector", "model": ".plugins-ml-model",
+         "agent": ".plugins-ml-agent"}
 LIVE = ("DEPLOYED", "DEPLOYING", "PARTIALLY_DEPLOYED")
 SAFE = re.compile(r"[\w\s.,!?():@\-'/\"]*")
 ML = "/_plugins/_ml"
@@ -76,18 +79,31 @@ def info(d: Any, params: dict, body: Any) -> Any:
             "tagline": "The OpenSearch Project: https://opensearch.org/"}
 
 
+PLUGINS = ("opensearch-job-scheduler", "opensearch-knn", "opensearch-ml")  # as on a local node (2.19.6, 3.6.0)
+
+
+def types(*names: str) -> list:
+    return [{"type": n} for n in names]
+
+
 @route("GET", r"/_nodes(?:/([^/]+))?(?:/([^/]+))?")
 def nodes(d: Any, params: dict, body: Any, *_: Any) -> Any:
-    plugins = [{"name": n, "version": f"{d.version}.0"} for n in ("opensearch-job-scheduler", "opensearch-ml")]
+    """One node; with ML Commons, the processors it adds (the 2.19.6 integ-test zip has no other)."""
+    ml = d.ml_plugin
     node = {"name": "ml-double-node", "host": "127.0.0.1", "ip": "127.0.0.1", "version": d.version,
-            "roles": list(d.roles), "plugins": plugins if d.ml_plugin else []}
+            "roles": list(d.roles),
+            "plugins": [{"name": n, "version": f"{d.version}.0"} for n in PLUGINS] if ml else [],
+            "ingest": {"processors": types("ml_inference") if ml else []},
+            "search_pipelines": {"request_processors": types("ml_inference", "question_rewrite") if ml else [],
+                                 "response_processors": types("ml_inference", "retrieval_augmented_generation")
+                                 if ml else []}}
     return {"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "ml-double",
             "nodes": {NODE_ID: node}}
 
 
 @route("GET", "/_cat/plugins")
 def cat_plugins(d: Any, params: dict, body: Any) -> Any:
-    names = ("opensearch-job-scheduler", "opensearch-ml") if d.ml_plugin else ()
+    names = PLUGINS if d.ml_plugin else ()
     return [{"name": "ml-double-node", "component": n, "version": f"{d.version}.0"} for n in names]
 
 
@@ -253,3 +269,105 @@ def delete_group(d: Any, params: dict, body: dict, gid: str) -> Any:
         raise Refused(409, "Cannot delete the model group when it has associated model versions")
     del d.model_groups[gid]
     return written("model_group", gid, "deleted")
+
+
+# --- search and ingest pipelines, user indices -------------------------------------------------
+
+def pipelines(d: Any, which: str) -> dict:
+    return d.search_pipelines if which == "search" else d.ingest_pipelines
+
+
+@route("PUT", r"/_(search|ingest)/pipeline/([^/]+)")
+def put_pipeline(d: Any, params: dict, body: dict, which: str, name: str) -> Any:
+    pipelines(d, which)[name] = body
+    return {"acknowledged": True}
+
+
+@route("GET", r"/_(search|ingest)/pipeline(?:/([^/]+))?")
+def get_pipelines(d: Any, params: dict, body: dict, which: str, name: Any) -> Any:
+    found = {n: b for n, b in pipelines(d, which).items() if name in (None, n)}
+    return (200, found) if found else (404, {})  # OpenSearch answers an empty 404 when none matches
+
+
+@route("DELETE", r"/_(search|ingest)/pipeline/([^/]+)")
+def delete_pipeline(d: Any, params: dict, body: dict, which: str, name: str) -> Any:
+    if pipelines(d, which).pop(name, None) is None:
+        raise Refused(404, f"pipeline [{name}] is missing", "resource_not_found_exception")
+    return {"acknowledged": True}
+
+
+def user_index(d: Any, name: str) -> dict:
+    if name not in d.user_indices:
+        raise Refused(404, f"no such index [{name}]", "index_not_found_exception")
+    return d.user_indices[name]
+
+
+@route("PUT", r"/([^/_.][^/]*)")
+def create_index(d: Any, params: dict, body: dict, name: str) -> Any:
+    if name in d.user_indices:
+        raise Refused(400, f"index [{name}/dblUuid] already exists", "resource_already_exists_exception")
+    d.user_indices[name] = {"settings": body.get("settings") or {}, "mappings": body.get("mappings") or {}, "docs": {}}
+    return {"acknowledged": True, "shards_acknowledged": True, "index": name}
+
+
+@route("DELETE", r"/([^/_.][^/]*)")
+def delete_index(d: Any, params: dict, body: dict, name: str) -> Any:
+    user_index(d, name)
+    del d.user_indices[name]
+    return {"acknowledged": True}
+
+
+@route("GET", r"/(?:([^/]+)/)?_mapping")
+def get_mapping(d: Any, params: dict, body: dict, name: Any) -> Any:
+    """``filter_path=*.mappings._meta`` keeps only ``_meta`` and drops indices without one, as OpenSearch does."""
+    found = {INDEX[k]: {"mappings": {"_meta": {"schema_version": 1}}} for k in sorted(d.indices) if k in INDEX}
+    found.update({n: {"mappings": i["mappings"]} for n, i in d.user_indices.items()})
+    if name is not None:
+        found = {name: {"mappings": user_index(d, name)["mappings"]}}
+    if params.get("filter_path") == "*.mappings._meta":
+        found = {n: {"mappings": {"_meta": m["mappings"]["_meta"]}} for n, m in found.items()
+                 if "_meta" in m["mappings"]}
+    return found
+
+
+def bad_field(index: dict, doc: dict) -> Any:
+    props = index["mappings"].get("properties") or {}
+    for key, value in doc.items():
+        kind = (props.get(key) or {}).get("type")
+        if kind in ("integer", "long") and not (isinstance(value, int) or str(value).lstrip("-").isdigit()):
+            return key, kind
+    return None
+
+
+@route("POST,PUT", r"/([^/_][^/]*)/_bulk")
+def bulk(d: Any, params: dict, body: Any, name: str) -> Any:
+    """Index actions only; a missing index is created, a missing ``pipeline`` or a non-number integer fails the item."""
+    lines = [json.loads(line) for line in str(body).splitlines() if line.strip()]
+    index = d.user_indices.setdefault(name, {"settings": {}, "mappings": {}, "docs": {}})
+    items = []
+    for action, doc in zip(lines[::2], lines[1::2]):
+        rid = action["index"].get("_id") or d.new_id("doc")
+        item: dict = {"_index": name, "_id": rid, "_version": 1, "result": "created", "status": 201}
+        pipeline, wrong = params.get("pipeline"), bad_field(index, doc)
+        if pipeline and pipeline not in d.ingest_pipelines:
+            item = {"_index": name, "_id": rid, "status": 400, "error": {
+                "type": "illegal_argument_exception", "reason": f"pipeline with id [{pipeline}] does not exist"}}
+        elif wrong:
+            item = {"_index": name, "_id": rid, "status": 400, "error": {
+                "type": "mapper_parsing_exception",
+                "reason": f"failed to parse field [{wrong[0]}] of type [{wrong[1]}] in document with id '{rid}'"}}
+        else:
+            index["docs"][rid] = doc
+        items.append({"index": item})
+    return {"took": 1, "errors": any("error" in i["index"] for i in items), "items": items}
+
+
+@route("GET,POST", r"/([^/_][^/]*)/_search")
+def search_index(d: Any, params: dict, body: dict, name: str) -> Any:
+    docs = user_index(d, name)["docs"]
+    pipeline = params.get("search_pipeline")
+    if pipeline and pipeline not in d.search_pipelines:
+        raise Refused(400, f"Pipeline {pipeline} is not defined", "illegal_argument_exception")
+    found = [(i, doc) for i, doc in docs.items() if matches(body.get("query") or {}, i, doc)]
+    hits = [{"_index": name, "_id": i, "_score": 1.0, "_source": doc} for i, doc in found[: int(body.get("size", 10))]]
+    return {"took": 1, "timed_out": False, "hits": {"total": {"value": len(found), "relation": "eq"}, "hits": hits}}

@@ -25,9 +25,10 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_the_six_blueprints_ship() -> None:
+def test_the_eight_blueprints_ship() -> None:
     assert [p.stem for p in CONNECTORS] == [
-        "deepseek-chat", "deepseek-reasoner", "ollama-chat", "ollama-embed", "ollama-generate", "openai-compatible"]
+        "deepseek-chat", "deepseek-rag", "deepseek-reasoner", "ollama-agent", "ollama-chat", "ollama-embed",
+        "ollama-generate", "openai-compatible"]
 
 
 @pytest.mark.parametrize("path", CONNECTORS, ids=lambda p: p.stem)

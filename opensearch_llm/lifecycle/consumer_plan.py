@@ -1,0 +1,86 @@
+"""Planning the RAG, agent and ingest resources that use the model (pure: facts in, actions out).
+
+Indices are never changed by ``up`` (they hold data); pipelines are updated in place (same name);
+an agent that must change is replaced (ML Commons 2.19 has no Update Agent), which gives it a new id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Optional
+
+from opensearch_llm.blueprint.consumers import STEP_KINDS
+from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle.facts import Facts, Owned
+from opensearch_llm.lifecycle.naming import Names, fingerprint
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
+    from opensearch_llm.lifecycle.plan import Action
+
+KNN_PLUGIN = "opensearch-knn"
+SECTION_OF = {"ingest_pipeline": "ingest", "ingest_index": "ingest", "rag_index": "rag", "search_pipeline": "rag",
+              "agent": "agent"}
+SETTING_OF = {"ingest_pipeline": "ingest.pipeline", "ingest_index": "ingest.index", "rag_index": "rag.index",
+              "search_pipeline": "rag.pipeline", "agent": "agent.name"}
+
+
+def consumer_hash(blueprint: "Blueprint", step: str) -> str:
+    """The digest of the blueprint section that step ``step`` is built from."""
+    return fingerprint(asdict(getattr(blueprint.consumers, SECTION_OF[step])))
+
+
+def check_capabilities(blueprint: "Blueprint", facts: Facts) -> None:
+    """An ingest section needs the k-NN plugin; say so before anything changes."""
+    if blueprint.consumers.ingest and KNN_PLUGIN not in facts.plugins:
+        raise InvalidInputError(
+            f"{blueprint.source}: ingest needs the k-NN plugin ({KNN_PLUGIN}) for its knn_vector field, and this "
+            "cluster does not have it", hint=f"install {KNN_PLUGIN} on every data node (opensearch-llm local start "
+                                             "installs it), or remove the ingest section")
+
+
+def check_foreign(facts: Facts, names: Names) -> None:
+    """A same-named pipeline or index that is not ours is never reused, changed or deleted."""
+    for step, name in facts.foreign_consumers.items():
+        kind = STEP_KINDS[step].replace("_", " ")
+        article = "an" if kind == "index" else "a"
+        raise InvalidInputError(f"{article} {kind} named {name!r} exists but was not created by opensearch-llm; "
+                                "it is left alone", hint=f"choose another name: --set {SETTING_OF[step]}=NAME")
+
+
+def _same_model(found: Owned, model_action: "Action") -> bool:
+    from opensearch_llm.lifecycle.plan import DEPLOY, NOOP, UPDATE
+
+    return model_action.op in (NOOP, UPDATE, DEPLOY) and bool(model_action.resource_id) \
+        and str(model_action.resource_id) in str(found.doc)
+
+
+def _action(step: str, name: str, found: Optional[Owned], digest: str, model_action: "Action") -> "Action":
+    from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE, Action
+
+    kind = STEP_KINDS[step]
+    if found is None:
+        return Action(step, CREATE, name, "not found")
+    if kind == "index":
+        return Action(step, NOOP, name, "exists and is ours (up never changes an index's mappings or documents)",
+                      found.id)
+    if found.marker.hash == digest and _same_model(found, model_action):
+        return Action(step, NOOP, name, "exists with the same configuration", found.id)
+    why = "its configuration changed" if found.marker.hash != digest else "it must point at the new model"
+    if kind == "agent":
+        return Action(step, REPLACE, name, f"{why}: a new agent (new agent_id), then the old one goes", found.id,
+                      detail={"kind": kind})
+    return Action(step, UPDATE, name, f"{why}: updated in place (same name)", found.id)
+
+
+def consumer_actions(blueprint: "Blueprint", facts: Facts, names: Names, model_action: "Action") -> list["Action"]:
+    """The actions for every consumer resource of ``blueprint``, in creation order."""
+    check_capabilities(blueprint, facts)
+    check_foreign(facts, names)
+    return [_action(step, name, facts.consumers.get(step), consumer_hash(blueprint, step), model_action)
+            for step, name in names.consumers]
+
+
+def flags_detail(flags: Any) -> dict:
+    """The plan detail of feature flags a settings write turns on."""
+    return {"feature_flags_on": list(flags)} if flags else {}
