@@ -106,7 +106,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:
-            result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options)
+            result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options, provisioned.serving)
             if blueprint.consumers:
                 result.smoke.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
                                                           _smoke_marker(the_plan), journal, options)

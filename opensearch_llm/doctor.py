@@ -65,6 +65,7 @@ class Report:
 
     checks: list[Check]
     features: list[Feature] = field(default_factory=list)
+    models: list[dict] = field(default_factory=list)  # ours: name, id, state, serving (planned vs serving nodes)
 
     @property
     def failed(self) -> int:
@@ -74,7 +75,7 @@ class Report:
     def to_dict(self) -> dict:
         """JSON-ready view: ``ok``, ``checks`` and ``features``."""
         return {"ok": not self.failed, "checks": [c.to_dict() for c in self.checks],
-                "features": [f.to_dict() for f in self.features]}
+                "features": [f.to_dict() for f in self.features], "models": self.models}
 
 
 @dataclass(frozen=True)
@@ -324,11 +325,22 @@ def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, en
     checks, state = cluster_checks(client)
     for found in offline:
         checks += found.with_settings(state)
-    return Report(checks, list(state.features) if state else [])
+    return Report(checks, list(state.features) if state else [], _models(client) if state else [])
 
 
-def render(checks: Sequence[Check], features: Sequence[Feature] = ()) -> str:
-    """A pass/fail table, each failure followed by its fix; then the features (yes/no), then the counts."""
+def _models(client: "OpenSearch") -> list[dict]:
+    from opensearch_llm.errors import OpenSearchLLMError
+    from opensearch_llm.lifecycle.placement import models_serving
+
+    try:
+        return models_serving(client)
+    except OpenSearchLLMError:  # cannot list them (permissions): the checks above say what is wrong
+        return []
+
+
+def render(checks: Sequence[Check], features: Sequence[Feature] = (), models: Sequence[dict] = ()) -> str:
+    """A pass/fail table, each failure followed by its fix; then the features (yes/no), our models and where
+    they serve, then the counts."""
     width = max((len(c.name) for c in checks), default=0)
     lines = []
     for c in checks:
@@ -339,6 +351,9 @@ def render(checks: Sequence[Check], features: Sequence[Feature] = ()) -> str:
         lines.append("cluster features:")
         named = max(len(f.name) for f in features)
         lines += [f"  {'yes' if f.supported else 'no':<3}  {f.name:<{named}}  {f.detail}" for f in features]
+    if models:
+        lines.append("models of ours (serving/planned nodes):")
+        lines += [f"  {m['name']} [{m['id']}] {m['state']} {m['serving']}".rstrip() for m in models]
     failed = sum(not c.ok for c in checks)
     warned = sum(c.ok and c.warn for c in checks)
     lines.append(f"{len(checks) - failed} passed, {failed} failed" + (f", {warned} warning(s)" if warned else ""))

@@ -42,6 +42,6 @@ def doctor(blueprints: tuple, timeout: float, no_preflight: bool, env_file: Opti
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(render(report.checks, report.features))
+        click.echo(render(report.checks, report.features, report.models))
     if report.failed:
         raise OpenSearchLLMError(f"{report.failed} of {len(report.checks)} check(s) failed")

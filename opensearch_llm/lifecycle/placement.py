@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from opensearch_llm.errors import InvalidInputError
-from opensearch_llm.lifecycle.facts import Facts, Node
+from opensearch_llm.lifecycle.facts import Facts, Node, all_owned, cluster_nodes
 from opensearch_llm.resources.model import short_of_workers, workers
 
 if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
     from opensearch_llm.blueprint.model import Blueprint
 
 ALLOW_CUSTOM = "plugins.ml_commons.allow_custom_deployment_plan"
@@ -68,3 +70,11 @@ def serving_text(doc: dict, names: dict) -> str:
         return ""
     return f"{current if current is not None else '?'}/{planned if planned is not None else '?'} nodes" + \
         (f": {shown}" if shown else "")
+
+
+def models_serving(client: "OpenSearch") -> list[dict]:
+    """Each model of ours: name, id, state and where it serves (serving/planned nodes, by name)."""
+    models = all_owned(client, {"model"})
+    names = {n.id: n.name for n in cluster_nodes(client)[2]} if models else {}
+    return [{"name": m.name, "id": m.id, "state": m.doc.get("model_state", ""), "serving": serving_text(m.doc, names)}
+            for m in models]

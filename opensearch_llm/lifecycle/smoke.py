@@ -24,23 +24,26 @@ class SmokeResult:
     answer: str = ""
     failures: list[str] = field(default_factory=list)
     checks: list = field(default_factory=list)  # consumer checks (lifecycle.consumer_smoke.Check), one JUnit case each
+    serving: str = ""  # where the model served the probe: "3/3 nodes: node-1, ..."
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
         return asdict(self)
 
 
-def run_probe(client: "OpenSearch", blueprint: "Blueprint", model_id: str, options: RunOptions = RunOptions()) -> SmokeResult:
-    """Predict with ``smoke.parameters``; raise :class:`SmokeError` when an expectation fails."""
+def run_probe(client: "OpenSearch", blueprint: "Blueprint", model_id: str, options: RunOptions = RunOptions(),
+              serving: str = "") -> SmokeResult:
+    """Predict with ``smoke.parameters``; raise :class:`SmokeError` when an expectation fails. ``serving`` says
+    where the model is deployed (reported with the answer)."""
     timer = StepTimer(options, "smoke")
     prediction = predict_api.predict(client, model_id, blueprint.smoke.parameters, blueprint.smoke.timeout)
     failures = blueprint.smoke.check(prediction.response)
     answer = find_path(prediction.response, blueprint.predict.answer)
     result = SmokeResult(ok=not failures, seconds=prediction.seconds,
                          answer=excerpt(answer if isinstance(answer, str) else str(answer), 200),
-                         failures=failures)
+                         failures=failures, serving=serving)
     if failures:
         timer.done("; ".join(failures), status="failed")
         raise SmokeError(f"smoke probe of {blueprint.name} failed: " + "; ".join(failures), failures=failures)
-    timer.done(f"{prediction.seconds * 1000:.0f} ms: {result.answer!r}")
+    timer.done(f"{prediction.seconds * 1000:.0f} ms: {result.answer!r}" + (f" (model on {serving})" if serving else ""))
     return result
