@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from opensearch_llm.lifecycle.conversation import PredictResult
     from opensearch_llm.lifecycle.rotate import Rotated
     from opensearch_llm.lifecycle.settings_run import SettingsResult
+    from opensearch_llm.fleet import Outcome
     from opensearch_llm.sweep import Filters, SweepReport
 
 
@@ -72,8 +73,10 @@ def _journal(options: RunOptions, run_id: str) -> Journal:
 
 def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool) -> plan_mod.Plan:
     names = names_for(blueprint, run_id if mode == SMOKE else None)
-    found = facts_mod.gather(client, blueprint.name, names)
+    found = facts_mod.gather(client, blueprint.name, names, with_uuid=False)
     the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
+    if the_plan.settings_change.changes:  # its journal must say which cluster the settings restore belongs to
+        the_plan = dataclasses.replace(the_plan, cluster_uuid=facts_mod.cluster_uuid(client))
     return with_consumers(client, the_plan) if the_plan.replaces else the_plan
 
 
@@ -106,7 +109,8 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:
-            result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options, provisioned.serving)
+            serving = provisioned.serving if not provisioned.serving.startswith("1/1 ") else ""  # a cluster: say where
+            result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options, serving)
             if blueprint.consumers:
                 result.smoke.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
                                                           _smoke_marker(the_plan), journal, options)
@@ -179,12 +183,48 @@ class SmokeRun:
 
 
 def smoke(client: "OpenSearch", blueprints: Sequence["Blueprint"], *,
-          options: RunOptions = RunOptions()) -> list[SmokeRun]:
-    """The CI command: preflight every blueprint, then for each provision with run-scoped names, probe, tear down."""
+          options: RunOptions = RunOptions(), jobs: int = 1) -> list[SmokeRun]:
+    """The CI command: preflight every blueprint, then for each provision with run-scoped names, probe, tear down
+    (``jobs`` blueprints at a time)."""
     for blueprint in blueprints:
         _preflight(blueprint, options)
     checked = dataclasses.replace(options, preflight=False)
-    return [_smoke_one(client, bp, checked) for bp in blueprints]
+    if jobs <= 1 or len(blueprints) <= 1:
+        return [_smoke_one(client, bp, checked) for bp in blueprints]
+    from opensearch_llm.fleet import for_each
+
+    outcomes = for_each(blueprints, lambda bp, mine: _smoke_one(client, bp, mine), checked, lambda bp: bp.name, jobs)
+    return [o.result for o in outcomes]  # _smoke_one records its own errors: every outcome has a result
+
+
+def up_many(client: "OpenSearch", blueprints: Sequence["Blueprint"], *, options: RunOptions = RunOptions(),
+            smoke: bool = True, replace: bool = False, jobs: int = 4) -> "list[Outcome]":
+    """``up`` of several blueprints, ``jobs`` at a time; one outcome each (see :mod:`opensearch_llm.fleet`)."""
+    from opensearch_llm.fleet import for_each
+
+    return for_each(blueprints, lambda bp, mine: up(client, bp, options=mine, smoke=smoke, replace=replace),
+                    options, lambda bp: bp.name, jobs)
+
+
+def down_many(client: "OpenSearch", blueprints: Sequence[Union["Blueprint", "BlueprintIdentity"]], *,
+              options: RunOptions = RunOptions(), jobs: int = 4) -> "list[Outcome]":
+    """``down`` of several blueprints, ``jobs`` at a time; a teardown that leaves anything is an error (exit 3)."""
+    from opensearch_llm.fleet import for_each
+
+    def one(bp: Union["Blueprint", "BlueprintIdentity"], mine: RunOptions) -> TeardownReport:
+        report = down(client, bp, options=mine)
+        removal.raise_if_left(report, f"down {bp.name}")
+        return report
+
+    return for_each(blueprints, one, options, lambda bp: bp.name, jobs)
+
+
+def plan_many(client: "OpenSearch", blueprints: Sequence["Blueprint"], *, options: RunOptions = RunOptions(),
+              jobs: int = 4) -> "list[Outcome]":
+    """``plan`` of several blueprints, ``jobs`` at a time; one outcome each."""
+    from opensearch_llm.fleet import for_each
+
+    return for_each(blueprints, lambda bp, mine: plan(client, bp, options=mine), options, lambda bp: bp.name, jobs)
 
 
 def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions) -> SmokeRun:

@@ -9,6 +9,7 @@ import click
 from opensearch_llm.cli.options import (
     all_users_option, blueprint_options, connection_options, journal_option, load, make_client, preflight_option, with_run_options, run_options,
 )
+from opensearch_llm.cli.fleet_output import expand, finish, jobs_option
 from opensearch_llm.cli.output import emit_json, json_option, progress
 
 
@@ -23,7 +24,7 @@ Example:
 @json_option
 def validate(blueprints: tuple, env_file: Optional[str], overrides: tuple, as_json: bool) -> None:
     """Validate blueprints."""
-    loaded = load(blueprints, env_file, overrides)
+    loaded = load(expand(blueprints), env_file, overrides)
     if as_json:
         emit_json({"valid": [bp.source for bp in loaded]})
     else:
@@ -44,7 +45,8 @@ def schema() -> None:
     click.echo(schema_json(), nl=False)
 
 
-@click.command(help="""Show what `up` would do: creates, no-ops with reasons, replaces, settings diff.
+@click.command(help="""Show what `up` would do: creates, no-ops with reasons, replaces, settings diff (for several
+blueprints, -j at a time).
 
 First, before any cluster request, the preflight asks the provider whether the key is accepted and the model
 offered (exit 2 if not; an unreachable provider only warns).
@@ -53,22 +55,28 @@ offered (exit 2 if not; an unreachable provider only warns).
 Example:
   opensearch-llm plan connectors/deepseek-chat.yaml
 """)
-@click.argument("blueprint", type=click.Path())
+@click.argument("blueprints", nargs=-1, required=True, type=click.Path())
 @preflight_option
+@jobs_option
 @blueprint_options
 @connection_options
 @json_option
-def plan(blueprint: str, no_preflight: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
-         **conn: Any) -> None:
-    """Plan one blueprint."""
+@click.pass_context
+def plan(ctx: click.Context, blueprints: tuple, no_preflight: bool, jobs: int, env_file: Optional[str],
+         overrides: tuple, as_json: bool, **conn: Any) -> None:
+    """Plan blueprints."""
     from opensearch_llm import api
     from opensearch_llm.lifecycle.plan import render
 
     from opensearch_llm.cli.options import warning_printer
     from opensearch_llm.lifecycle.events import RunOptions
 
-    bp = load([blueprint], env_file, overrides)[0]
+    paths = expand(blueprints)
     options = RunOptions(preflight=not no_preflight, on_warning=warning_printer())
+    if len(paths) > 1:
+        outcomes = api.plan_many(make_client(**conn), load(paths, env_file, overrides), options=options, jobs=jobs)
+        ctx.exit(finish(outcomes, "plan", as_json, lambda p: click.echo(render(p))))
+    bp = load(paths, env_file, overrides)[0]
     the_plan = api.plan(make_client(**conn), bp, options=options)
     if as_json:
         emit_json(the_plan.to_dict())
@@ -76,7 +84,8 @@ def plan(blueprint: str, no_preflight: bool, env_file: Optional[str], overrides:
         click.echo(render(the_plan))
 
 
-@click.command(help="""Provision a blueprint (idempotent) and smoke-test it.
+@click.command(help="""Provision blueprints (idempotent) and smoke-test them; several run -j at a time, with one
+summary table (--json: a list) and the worst exit code.
 
 First, before any cluster request, the preflight asks the provider whether the key is accepted and the model
 offered (exit 2 if not; an unreachable provider only warns).
@@ -85,20 +94,28 @@ offered (exit 2 if not; an unreachable provider only warns).
 Example:
   DEEPSEEK_API_KEY=sk-... opensearch-llm up connectors/deepseek-chat.yaml
   opensearch-llm up connectors/ollama-chat.yaml --set ollama.pull=true
+  opensearch-llm up my-blueprints/ -j 4
 """)
-@click.argument("blueprint", type=click.Path())
+@click.argument("blueprints", nargs=-1, required=True, type=click.Path())
 @click.option("--no-smoke", is_flag=True, help="Skip the smoke probe.")
 @click.option("--keep-on-failure", is_flag=True, help="Do not roll back what this run created when it fails.")
 @click.option("--replace", is_flag=True,
               help="Accept replacing a live model (a new model_id) where ML Commons cannot change it in place.")
+@jobs_option
 @run_options
-def up(blueprint: str, no_smoke: bool, replace: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
-       options: Any, **conn: Any) -> None:
-    """Provision one blueprint."""
+@click.pass_context
+def up(ctx: click.Context, blueprints: tuple, no_smoke: bool, replace: bool, jobs: int, env_file: Optional[str],
+       overrides: tuple, as_json: bool, options: Any, **conn: Any) -> None:
+    """Provision blueprints."""
     from opensearch_llm import api
 
-    bp = load([blueprint], env_file, overrides)[0]
+    paths = expand(blueprints)
     client = make_client(**conn)
+    if len(paths) > 1:
+        outcomes = api.up_many(client, load(paths, env_file, overrides), options=options, smoke=not no_smoke,
+                               replace=replace, jobs=jobs)
+        ctx.exit(finish(outcomes, "up", as_json))
+    bp = load(paths, env_file, overrides)[0]
     progress(f"up {bp.name}")
     result = api.up(client, bp, options=options, smoke=not no_smoke, replace=replace)
     if as_json:
@@ -117,31 +134,38 @@ def up(blueprint: str, no_smoke: bool, replace: bool, env_file: Optional[str], o
         click.echo(f"smoke ok in {result.smoke.seconds * 1000:.0f} ms: {result.smoke.answer!r}")
 
 
-@click.command(help="""Tear down a blueprint's resources, or everything one run created. Exit 3 if anything is left.
+@click.command(help="""Tear down blueprints' resources (several run -j at a time), or everything one run created.
+Exit 3 if anything is left.
 
 \b
 Example:
   opensearch-llm down connectors/deepseek-chat.yaml
   opensearch-llm down --run 20261121T120501-3fa2c1
 """)
-@click.argument("blueprint", required=False, type=click.Path())
+@click.argument("blueprints", nargs=-1, type=click.Path())
 @click.option("--run", "run_id", default=None, help="Remove what this run created (from its journal or marker).")
 @all_users_option
 @blueprint_options
 @journal_option
 @connection_options
 @json_option
+@jobs_option
 @with_run_options
-def down(blueprint: Optional[str], run_id: Optional[str], env_file: Optional[str], overrides: tuple,
-         as_json: bool, options: Any, **conn: Any) -> None:
+@click.pass_context
+def down(ctx: click.Context, blueprints: tuple, run_id: Optional[str], jobs: int, env_file: Optional[str],
+         overrides: tuple, as_json: bool, options: Any, **conn: Any) -> None:
     """Tear down."""
     from opensearch_llm import api
     from opensearch_llm.blueprint.identity import load_identity
     from opensearch_llm.lifecycle.removal import raise_if_left
 
-    if not blueprint and not run_id:
-        raise click.UsageError("give a BLUEPRINT or --run RUN_ID")
-    bp = load_identity(blueprint, env_file=env_file, overrides=overrides) if blueprint else None
+    paths = expand(blueprints)
+    if bool(paths) == bool(run_id):
+        raise click.UsageError("give BLUEPRINT(s) or --run RUN_ID")
+    if len(paths) > 1:
+        identities = [load_identity(p, env_file=env_file, overrides=overrides) for p in paths]
+        ctx.exit(finish(api.down_many(make_client(**conn), identities, options=options, jobs=jobs), "down", as_json))
+    bp = load_identity(paths[0], env_file=env_file, overrides=overrides) if paths else None
     report = api.down(make_client(**conn), bp, run_id=run_id, options=options)
     if as_json:
         emit_json(report.to_dict())

@@ -9,6 +9,7 @@ import click
 from opensearch_llm.cli.options import (
     blueprint_options, connection_options, load, make_client, parse_params, run_options,
 )
+from opensearch_llm.cli.fleet_output import expand, jobs_option
 from opensearch_llm.cli.output import emit_json, json_option, progress
 
 param_options = [
@@ -37,6 +38,8 @@ def _render(result: Any, as_json: bool, prefix: str = "") -> None:
         progress(f"warning: {warning}")
     if result.stream_note:
         progress(result.stream_note)
+    if result.serving and not result.serving.startswith("1/1"):  # a cluster: say how many nodes serve it
+        progress(f"model on {result.serving}")
     if as_json:
         emit_json(result.to_dict())
         return
@@ -146,15 +149,16 @@ Example:
 """)
 @click.argument("blueprints", nargs=-1, required=True, type=click.Path())
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
+@jobs_option
 @run_options
-def smoke(blueprints: tuple, junit: Optional[str], env_file: Optional[str], overrides: tuple, as_json: bool,
-          options: Any, **conn: Any) -> None:
+def smoke(blueprints: tuple, junit: Optional[str], jobs: int, env_file: Optional[str], overrides: tuple,
+          as_json: bool, options: Any, **conn: Any) -> None:
     """Smoke-test blueprints."""
     from opensearch_llm import api
     from opensearch_llm.errors import LeftoversError, OpenSearchLLMError
 
-    loaded = load(blueprints, env_file, overrides)
-    runs = api.smoke(make_client(**conn), loaded, options=options)
+    loaded = load(expand(blueprints), env_file, overrides)
+    runs = api.smoke(make_client(**conn), loaded, options=options, jobs=jobs)
     summary = {"ok": all(r.ok for r in runs), "runs": [r.to_dict() for r in runs]}
     if junit:
         from opensearch_llm.junit import write_junit

@@ -9,7 +9,7 @@ remove everything says what is left and raises :class:`LeftoversError` (exit 3) 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
@@ -75,11 +75,15 @@ class _Run:
         return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP,
                       self.plan.owner)
 
-    def write_settings(self, facts: settings.SettingsFacts, change: settings.SettingsChange) -> None:
-        """Journal, then send, one settings write (the restore needs the prior values)."""
-        self.journal.write("settings", seq=self.settings_writes, change=asdict(change))
-        self.settings_writes += 1
-        settings.apply(self.client, facts, change)
+    def write_settings(self, change_for: Callable[[settings.SettingsFacts], settings.SettingsChange]) -> None:
+        """Read the settings, journal the change ``change_for`` them, then send it: one read-modify-write at a
+        time in this process (the restore needs the prior values; concurrent runs keep each other's entries)."""
+        with settings.LOCK:
+            facts = settings.read(self.client)
+            change = change_for(facts)
+            self.journal.write("settings", seq=self.settings_writes, change=asdict(change))
+            self.settings_writes += 1
+            settings.apply(self.client, facts, change)
         self.result.changed = True
 
     def create_or_find(self, kind: str, name: str, create: Callable[[], str]) -> str:
@@ -131,7 +135,16 @@ class _Run:
         if not change.changes:
             timer.done("unchanged")
             return
-        self.write_settings(settings.read(self.client), change)
+        urls = endpoint_urls(self.bp.connector.body)
+
+        def merged(fresh: settings.SettingsFacts) -> settings.SettingsChange:
+            # another run of this process may have written since the plan: add only what is still missing, but
+            # keep the planned prior values (runs planned together then restore to the state before them all)
+            again = settings.plan_change(fresh, urls, change.enable_flags)
+            return replace(change, add_regexes=again.add_regexes, enable_private_ip=again.enable_private_ip,
+                           enable_flags=again.enable_flags)
+
+        self.write_settings(merged)
         timer.done(f"trusted +{len(change.add_regexes)}" + (", private IPs on" if change.enable_private_ip else ""))
 
     def group_step(self) -> None:
@@ -168,8 +181,7 @@ class _Run:
             if exc.status != 400 or UNTRUSTED not in exc.message:
                 raise
         # a concurrent run restored the trusted list between our settings step and now
-        facts = settings.read(self.client)
-        self.write_settings(facts, settings.plan_change(facts, endpoint_urls(body)))
+        self.write_settings(lambda fresh: settings.plan_change(fresh, endpoint_urls(body)))
         return connector.create(self.client, body)
 
     def _remove_old(self) -> None:
@@ -225,6 +237,12 @@ class _Run:
 
     def deploy_step(self) -> None:
         timer = StepTimer(self.options, "deploy")
+        if self.plan.action("model").op == NOOP and self.plan.action("connector").op == NOOP:
+            # read by id a moment ago: DEPLOYED on every planned node, and nothing changed since
+            self.result.model_state = "DEPLOYED"
+            self.result.serving = self.plan.action("model").detail.get("serving", "")
+            timer.done("DEPLOYED (unchanged)" + (f" on {self.result.serving}" if self.result.serving else ""))
+            return
         timeout = self.options.deploy_timeout or self.bp.deploy.timeout
         node_ids = self.plan.action("model").detail.get("node_ids") or ()
         doc = model.wait_deployed(self.client, self.result.ids["model"], timeout, self.options.polling, node_ids)

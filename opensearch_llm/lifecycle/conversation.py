@@ -14,7 +14,8 @@ from typing import Any, Callable, List, Optional, Sequence, TYPE_CHECKING, Tuple
 
 from opensearch_llm.blueprint.paths import find_path, get_path
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
-from opensearch_llm.lifecycle.facts import owned
+from opensearch_llm.lifecycle.facts import Owned, owned
+from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.messages import dialect, route_parameters, to_ollama_messages, to_openai_messages
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.resources import model as model_api
@@ -45,6 +46,7 @@ class PredictResult:
     warnings: List[str] = field(default_factory=list)
     streamed: bool = False
     stream_note: Optional[str] = None
+    serving: str = ""  # how many nodes serve the model ("2/3 nodes"), as the model listing said
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -83,12 +85,17 @@ def unused_warnings(blueprint: "Blueprint", params: Optional[dict]) -> List[str]
 
 def provisioned_model_id(client: "OpenSearch", blueprint: "Blueprint") -> str:
     """The id of the blueprint's ``up`` model; a clear error when it is not provisioned."""
+    return provisioned_model(client, blueprint).id
+
+
+def provisioned_model(client: "OpenSearch", blueprint: "Blueprint") -> Owned:
+    """The blueprint's ``up`` model as the model listing shows it; a clear error when it is not provisioned."""
     name = names_for(blueprint).model
     found = [m for m in owned("model", model_api.list_marked(client))
              if m.name == name and m.marker.blueprint == blueprint.name]
     if not found:
         raise _not_visible(client, blueprint)
-    return max(found, key=lambda m: m.marker.created).id
+    return max(found, key=lambda m: m.marker.created)
 
 
 def _not_visible(client: "OpenSearch", blueprint: "Blueprint") -> OpenSearchLLMError:
@@ -138,7 +145,10 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
     With ``stream``, answer chunks go to ``on_chunk`` as they arrive; where the cluster cannot stream,
     the full answer is fetched instead and ``stream_note`` says why.
     """
-    model_id = model_id or provisioned_model_id(client, blueprint)
+    serving = ""
+    if not model_id:
+        found = provisioned_model(client, blueprint)
+        model_id, serving = found.id, serving_text(found.doc, {}).split(":")[0]
     parameters = build_parameters(blueprint, message, system, history, params)
     warnings = unused_warnings(blueprint, params)
     note = None
@@ -148,10 +158,11 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
         streamed = stream_answer(client, blueprint, model_id, parameters, on_chunk or (lambda _text: None))
         if streamed.note is None:
             return PredictResult(text=streamed.text, reasoning=None, seconds=streamed.seconds, model_id=model_id,
-                                 response=streamed.response, warnings=warnings, streamed=True)
+                                 response=streamed.response, warnings=warnings, streamed=True, serving=serving)
         note = streamed.note
     prediction = predict_api.predict(client, model_id, parameters, blueprint.predict.timeout)
     text, calls = read_answer(blueprint, prediction.response)
     reasoning = find_path(prediction.response, blueprint.predict.reasoning) if blueprint.predict.reasoning else None
     return PredictResult(text=text, reasoning=reasoning, seconds=prediction.seconds, model_id=model_id,
-                         response=prediction.response, tool_calls=calls, warnings=warnings, stream_note=note)
+                         response=prediction.response, tool_calls=calls, warnings=warnings, stream_note=note,
+                         serving=serving)

@@ -141,33 +141,34 @@ def cluster_uuid(client: "OpenSearch") -> str:
     return str(client.info().get("cluster_uuid", ""))
 
 
-def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
-    """Read the cluster facts for one blueprint and its resource names."""
+def gather(client: "OpenSearch", blueprint_name: str, names: Names, with_uuid: bool = True) -> Facts:
+    """Read the cluster facts for one blueprint and its resource names (``with_uuid``: the cluster's UUID too,
+    which a run needs only when it changes settings)."""
     with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
         version_f = pool.submit(cluster_nodes, client)
-        uuid_f = pool.submit(cluster_uuid, client)
-        caller_f = pool.submit(whoami, client)
+        uuid_f = pool.submit(cluster_uuid, client) if with_uuid else None
         settings_f = pool.submit(settings.read, client)
-        groups_f = pool.submit(model_group.list_marked, client)
+        groups_f = pool.submit(model_group.marked_or_named, client, names.model_group)
         connectors_f = pool.submit(connector.list_marked, client)
         models_f = pool.submit(model.list_marked, client)
         version, plugins, nodes = version_f.result()
-        ml_present = "opensearch-ml" in plugins
-        if not ml_present:
+        if "opensearch-ml" not in plugins:
             raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
                                hint="install ML Commons, or use: opensearch-llm local start")
-        same_name_f = pool.submit(model_group.find_by_name, client, names.model_group)
-        group = _pick(owned("model_group", groups_f.result()), names.model_group, blueprint_name)
+        security = "opensearch-security" in plugins
+        caller_f = pool.submit(whoami, client) if security else None  # no security plugin: no users to tell apart
+        groups = groups_f.result()
+        group = _pick(owned("model_group", groups), names.model_group, blueprint_name)
         found_model = _pick(owned("model", models_f.result()), names.model, blueprint_name)
         fresh_f = pool.submit(_fresh, client, found_model)
         consumers_f = pool.submit(consumer_facts, client, blueprint_name, names.consumers)
-        same_name = same_name_f.result()
+        same_name = next((g for g in groups if g.get("name") == names.model_group), None)
         foreign = same_name["id"] if group is None and same_name else None
         return Facts(
-            version=version, ml_present=ml_present, settings=settings_f.result(), model_group=group,
+            version=version, ml_present=True, settings=settings_f.result(), model_group=group,
             connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
-            model=fresh_f.result(), foreign_group_id=foreign, cluster_uuid=uuid_f.result(),
-            security="opensearch-security" in plugins, caller=caller_f.result(), plugins=plugins, nodes=nodes,
+            model=fresh_f.result(), foreign_group_id=foreign, cluster_uuid=uuid_f.result() if uuid_f else "",
+            security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
         )
 

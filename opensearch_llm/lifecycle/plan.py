@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, TYPE_CHECKING
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
 from opensearch_llm.lifecycle.facts import Facts, Node
-from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes
+from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes, serving_text
 from opensearch_llm.lifecycle.naming import Names, fingerprint, owner_token
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import masked
@@ -129,7 +129,7 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
                    else Action("model_group", CREATE, names.model_group, "not found"))
-    model_action = _model_action(facts, names, m_hash, group, nodes)
+    model_action = _model_action(facts, names, m_hash, group, nodes, {n.id: n.name for n in facts.nodes})
     actions.append(_connector_action(facts, names, c_hash, {"body": masked(body)}, model_action))
     actions.append(model_action)
     actions += consumer_actions(blueprint, facts, names, model_action)
@@ -186,7 +186,8 @@ def _connector_action(facts: Facts, names: Names, c_hash: str, shown: dict, mode
                   detail=shown)
 
 
-def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Sequence[Node] = ()) -> Action:
+def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Sequence[Node] = (),
+                  node_names: Optional[dict] = None) -> Action:
     placement = {"nodes": [n.name for n in nodes], "node_ids": [n.id for n in nodes]} if nodes else {}
     found = facts.model
     if found is None:
@@ -201,7 +202,9 @@ def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Se
     heal = heal_reason(found.doc)
     if heal:
         return Action("model", DEPLOY, names.model, heal, found.id, detail=placement)
-    return Action("model", NOOP, names.model, "exists and is DEPLOYED", found.id)
+    serving = serving_text(found.doc, node_names or {})
+    return Action("model", NOOP, names.model, "exists and is DEPLOYED", found.id,
+                  detail={"serving": serving} if serving else {})
 
 
 def render(plan: Plan) -> str:

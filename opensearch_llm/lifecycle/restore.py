@@ -81,6 +81,21 @@ def needed_by_others(client: "OpenSearch", leaving: Iterable[str], known: Option
     return urls + sorted(flags)
 
 
+def known_default(journal: Journal) -> Optional[tuple[str, ...]]:
+    """The default trusted-endpoint list of ``journal``'s cluster, as a run of ours there saw it before anything
+    was set (from any journal next to it), or None."""
+    cluster = start_entry(journal.entries()).get("cluster")
+    for other in runs([journal.path.parent]):
+        entries = other.entries()
+        if not cluster or start_entry(entries).get("cluster") != cluster:
+            continue
+        for entry in entries:
+            default = entry.get("change", {}).get("default_trusted") if entry["event"] == "settings" else None
+            if default is not None:
+                return tuple(default)
+    return None
+
+
 def restore_journaled(client: "OpenSearch", journal: Journal, options: RunOptions,
                       still_needed: Iterable[str] = (), defer: bool = False) -> TeardownReport:
     """Undo ``journal``'s pending settings writes, newest first; ``defer`` postpones them all."""
@@ -97,7 +112,7 @@ def restore_journaled(client: "OpenSearch", journal: Journal, options: RunOption
             timer.done("deferred: a connector is still there")
             continue
         try:
-            outcome = settings.restore(client, change, needed)
+            outcome = settings.restore(client, change, needed, known_default(journal))
         except OpenSearchLLMError as exc:
             report.errors.append(f"settings: {exc}")
             timer.done(str(exc), status="failed")

@@ -39,6 +39,14 @@ def find_by_name(client: "OpenSearch", name: str) -> Optional[dict]:
     return found[0] if found else None
 
 
+def marked_or_named(client: "OpenSearch", name: str) -> list[dict]:
+    """In one search: model groups whose description mentions our marker, and any group named ``name``."""
+    query = {"query": {"bool": {"should": [MARKER_QUERY["query"], {"term": {"name.keyword": name}}],
+                                "minimum_should_match": 1}}, "size": MARKER_QUERY["size"]}
+    with about(KIND):
+        return search(client.plugins.ml.search_model_group, query)
+
+
 def list_marked(client: "OpenSearch") -> list[dict]:
     """Model groups whose description mentions our marker (callers check it exactly)."""
     with about(KIND):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ FEATURE_FLAGS = ("plugins.ml_commons.memory_feature_enabled", "plugins.ml_common
                  "plugins.ml_commons.agent_framework_enabled", "plugins.ml_commons.allow_custom_deployment_plan")
 FLAG_DEFAULTS = {"plugins.ml_commons.allow_custom_deployment_plan": "false"}
 KIND = "cluster settings"
+# one read-modify-write at a time in this process: runs of several blueprints at once (up -j) that touch the
+# same setting never write over each other's entries
+LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class SettingsChange:
     prior_private_ip_persistent: Optional[str] = None
     enable_flags: tuple[str, ...] = ()
     prior_flags: tuple[tuple[str, Optional[str]], ...] = ()  # (flag, persistent value before, None = unset)
+    default_trusted: Optional[tuple[str, ...]] = None  # the cluster's default list, where it was visible (unset)
 
     @property
     def changes(self) -> bool:
@@ -137,6 +142,7 @@ def plan_change(facts: SettingsFacts, urls: Iterable[str], flags: Iterable[str] 
         prior_private_ip_persistent=facts.private_ip_persistent,
         enable_flags=tuple(f for f in FEATURE_FLAGS if f in set(flags) and f in facts.flags_off),
         prior_flags=facts.flags_persistent,
+        default_trusted=facts.trusted if facts.trusted_persistent is None else None,
     )
 
 
@@ -161,16 +167,25 @@ class RestoreOutcome:
     complete: bool = True
 
 
-def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable[str] = ()) -> RestoreOutcome:
+def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable[str] = (),
+            default_trusted: Optional[tuple[str, ...]] = None) -> RestoreOutcome:
     """Undo ``change`` where nobody changed things since; return notes on what was left alone.
 
     ``still_needed`` holds endpoint URLs of other runs' connectors and the feature flags other runs'
     consumers use. Our regexes go unless such a URL matches them; entries others added stay. Private
     IPs are turned off again only when no endpoint added after ours still needs them; a flag goes back
-    to its prior value unless it is still needed or someone turned it off since.
+    to its prior value unless it is still needed or someone turned it off since. A trusted list that ends up
+    equal to the cluster's default (``default_trusted``, known from the run that first changed it) is unset
+    again, even when runs of ours overlapped.
     """
     if not change.changes:
         return RestoreOutcome()
+    with LOCK:
+        return _restore(client, change, still_needed, default_trusted or change.default_trusted)
+
+
+def _restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable[str],
+             default_trusted: Optional[tuple[str, ...]]) -> RestoreOutcome:
     now = read(client)
     needed = list(still_needed)
     ours = [r for r in change.add_regexes if r in now.trusted and not any(is_trusted(u, [r]) for u in needed)]
@@ -180,7 +195,8 @@ def restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterable
     notes: list[str] = [f"kept {r}: another run's connector still uses it" for r in kept]
     deferred = bool(kept)
     if ours:
-        unset = change.prior_trusted_persistent is None and remaining == change.prior_trusted
+        unset = (change.prior_trusted_persistent is None and remaining == change.prior_trusted) or \
+            (default_trusted is not None and remaining == tuple(default_trusted))
         body[TRUSTED] = None if unset else list(remaining)
     if change.enable_private_ip:
         added_since = [r for r in remaining if r not in change.prior_trusted]

@@ -83,7 +83,9 @@ def test_up_serves_on_every_eligible_node_and_a_lost_ml_node_does_not_stop_predi
     assert up.code == 0, up
     try:
         assert up.json()["serving"].startswith("3/3 nodes: ")
-        assert "DEPLOYED on 3/3 nodes" in up.err
+        assert "DEPLOYED on 3/3 nodes" in up.err and "(model on 3/3 nodes: node-1" in up.err  # deploy, smoke
+        first = mcli("predict", CHAT, "--message", "Reply with the single word pong")
+        assert first.code == 0 and "model on 3/3 nodes" in first.err, first
         cluster.kill_node("node-3")
         answered = [mcli("predict", CHAT, "--message", "Reply with the single word pong").code for _ in range(5)]
         assert answered == [0] * 5  # within the ~10 s sync-up interval, the two nodes left answer

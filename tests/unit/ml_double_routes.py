@@ -90,9 +90,10 @@ def types(*names: str) -> list:
 def nodes(d: Any, params: dict, body: Any, *_: Any) -> Any:
     """One node; with ML Commons, the processors it adds (the 2.19.6 integ-test zip has no other)."""
     ml = d.ml_plugin
+    names = [*PLUGINS, *(["opensearch-security"] if getattr(d, "caller", None) else [])]  # users: the security plugin
     node = {"name": "ml-double-node", "host": "127.0.0.1", "ip": "127.0.0.1", "version": d.version,
             "roles": list(d.roles),
-            "plugins": [{"name": n, "version": f"{d.version}.0"} for n in PLUGINS] if ml else [],
+            "plugins": [{"name": n, "version": f"{d.version}.0"} for n in names] if ml else [],
             "ingest": {"processors": types("ml_inference") if ml else []},
             "search_pipelines": {"request_processors": types("ml_inference", "question_rewrite") if ml else [],
                                  "response_processors": types("ml_inference", "retrieval_augmented_generation")
