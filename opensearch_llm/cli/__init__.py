@@ -32,6 +32,11 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # opensearch-py logs every non-2xx at WARNING; 404s are expected answers here, errors are ours to report
     logging.getLogger("opensearch").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+    import warnings
+
+    # ML Commons' own searches of its system indices come back with this deprecation header: nothing the user
+    # can act on (our requests name no system index)
+    warnings.filterwarnings("ignore", message="this request accesses system indices")
 
 
 _commands.register(cli)

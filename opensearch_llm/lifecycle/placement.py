@@ -65,7 +65,7 @@ def serving_text(doc: dict, names: dict) -> str:
     """``2/3 nodes: node-1, node-2`` for a model document (its planned nodes, by name where known)."""
     current, planned = workers(doc)
     ids = doc.get("planning_worker_nodes") or []
-    shown = ", ".join(names.get(i, i) for i in ids)
+    shown = ", ".join(sorted(names.get(i, i) for i in ids))
     if current is None and planned is None:
         return ""
     return f"{current if current is not None else '?'}/{planned if planned is not None else '?'} nodes" + \

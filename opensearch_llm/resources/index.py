@@ -38,7 +38,8 @@ def list_marked(client: "OpenSearch") -> list[dict]:
 
     System and hidden indices (``.``) are skipped."""
     with about(KIND):
-        found = client.indices.get_mapping(filter_path="*.mappings._meta") or {}
+        # every index but the dot-prefixed (system) ones, which a search of ours must not touch
+        found = client.indices.get_mapping(index="*,-.*", filter_path="*.mappings._meta") or {}
     rows = []
     for name, entry in found.items():
         marker = ((entry or {}).get("mappings") or {}).get("_meta", {}).get(MARKER_TEXT)

@@ -62,9 +62,12 @@ def client(cluster: Any) -> Iterator[OpenSearch]:
 
 
 @pytest.fixture
-def mcli(cli: Cli, cluster: Any) -> Cli:
-    cli.env["OPENSEARCH_URL"] = cluster.url
-    return cli
+def mcli(tmp_path: Any, cluster: Any, fake_deepseek: Any, fake_ollama: Any) -> Cli:
+    """The CLI pointed at the cluster and the fakes (not at the per-line node: these tests run once)."""
+    env = {"OPENSEARCH_URL": cluster.url, "DEEPSEEK_API_KEY": fake_deepseek.api_key,
+           "DEEPSEEK_BASE_URL": fake_deepseek.url, "OLLAMA_BASE_URL": fake_ollama.url,
+           "OPENSEARCH_LLM_JOURNAL_DIR": str(tmp_path / "runs")}
+    return Cli(tmp_path, env, secrets=[fake_deepseek.api_key])
 
 
 def model_doc(client: OpenSearch) -> dict:
@@ -80,7 +83,7 @@ def serving(mcli: Cli) -> str:
 def test_up_serves_on_every_eligible_node_and_a_lost_ml_node_does_not_stop_predicts(mcli: Cli, client: OpenSearch,
                                                                                     cluster: Any) -> None:
     up = mcli("up", CHAT, "--json")
-    assert up.code == 0, up
+    assert up.code == 0, f"{up}"
     try:
         assert up.json()["serving"].startswith("3/3 nodes: ")
         assert "DEPLOYED on 3/3 nodes" in up.err and "(model on 3/3 nodes: node-1" in up.err  # deploy, smoke
@@ -109,7 +112,7 @@ def test_custom_plan_on_one_node_then_that_node_dies_and_up_heals(mcli: Cli, cli
     plan = mcli("plan", CHAT, *on_two)
     assert "allow_custom_deployment_plan" in plan.out and "deploy to 1 node(s)" in plan.out, plan
     up = mcli("up", CHAT, *on_two, "--json")
-    assert up.code == 0, up
+    assert up.code == 0, f"{up}"
     try:
         assert up.json()["serving"] == "1/1 nodes: node-2"
         cluster.kill_node("node-2")

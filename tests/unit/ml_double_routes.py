@@ -320,10 +320,13 @@ def delete_index(d: Any, params: dict, body: dict, name: str) -> Any:
 
 @route("GET", r"/(?:([^/]+)/)?_mapping")
 def get_mapping(d: Any, params: dict, body: dict, name: Any) -> Any:
-    """``filter_path=*.mappings._meta`` keeps only ``_meta`` and drops indices without one, as OpenSearch does."""
+    """``filter_path=*.mappings._meta`` keeps only ``_meta`` and drops indices without one, as OpenSearch does;
+    the pattern ``*,-.*`` is every index but the dot-prefixed ones."""
     found = {INDEX[k]: {"mappings": {"_meta": {"schema_version": 1}}} for k in sorted(d.indices) if k in INDEX}
     found.update({n: {"mappings": i["mappings"]} for n, i in d.user_indices.items()})
-    if name is not None:
+    if name == "*,-.*":
+        found = {n: m for n, m in found.items() if not n.startswith(".")}
+    elif name is not None:
         found = {name: {"mappings": user_index(d, name)["mappings"]}}
     if params.get("filter_path") == "*.mappings._meta":
         found = {n: {"mappings": {"_meta": m["mappings"]["_meta"]}} for n, m in found.items()
