@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Container
 
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.plan import Plan
@@ -17,24 +17,27 @@ if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
 
-def _named(kind: str, found: Any, model_id: str) -> list[str]:
+def _named(kind: str, found: Any, model_id: str, skip: Container[str]) -> list[str]:
     if not isinstance(found, dict):
         return []
-    return [f"{kind} {name}" for name, doc in found.items() if model_id in json.dumps(doc, default=str)]
+    return [f"{kind} {name}" for name, doc in found.items()
+            if name not in skip and model_id in json.dumps(doc, default=str)]
 
 
-def _agents(client: "OpenSearch", model_id: str) -> list[str]:
+def _agents(client: "OpenSearch", model_id: str, skip: Container[str]) -> list[str]:
     found = client.plugins.ml.search_agents(body={"query": {"match_all": {}}, "size": 1000})
     return [f"agent {h['_source'].get('name', h['_id'])} ({h['_id']})" for h in found.get("hits", {}).get("hits", [])
-            if model_id in json.dumps(h.get("_source", {}), default=str)]
+            if h.get("_source", {}).get("name") not in skip and model_id in json.dumps(h.get("_source", {}), default=str)]
 
 
-def consumers(client: "OpenSearch", model_id: str) -> list[str]:
-    """Every search pipeline, ingest pipeline and agent whose definition mentions ``model_id``."""
+def consumers(client: "OpenSearch", model_id: str, skip: Container[str] = ()) -> list[str]:
+    """Every search pipeline, ingest pipeline and agent whose definition mentions ``model_id``, but those named
+    in ``skip``."""
     lookups: list[Callable[[], list[str]]] = [
-        lambda: _named("search pipeline", client.transport.perform_request("GET", "/_search/pipeline"), model_id),
-        lambda: _named("ingest pipeline", client.ingest.get_pipeline(), model_id),
-        lambda: _agents(client, model_id),
+        lambda: _named("search pipeline", client.transport.perform_request("GET", "/_search/pipeline"), model_id,
+                       skip),
+        lambda: _named("ingest pipeline", client.ingest.get_pipeline(), model_id, skip),
+        lambda: _agents(client, model_id, skip),
     ]
     found: list[str] = []
     for lookup in lookups:
@@ -51,8 +54,7 @@ def with_consumers(client: "OpenSearch", plan: Plan) -> Plan:
     ours = {name for _step, name in plan.names.consumers}  # up points them at the new model itself
     for action in plan.actions:
         if action.step == "model" and action.resource_id and "consumers" in action.detail:
-            used = [c for c in consumers(client, action.resource_id) if c.split(" (")[0].split(" ")[-1] not in ours]
-            detail = {**action.detail, "consumers": used}
+            detail = {**action.detail, "consumers": consumers(client, action.resource_id, ours)}
             action = dataclasses.replace(action, detail=detail)
         actions.append(action)
     return dataclasses.replace(plan, actions=tuple(actions))

@@ -124,15 +124,9 @@ def cluster_nodes(client: "OpenSearch") -> tuple[str, frozenset, tuple[Node, ...
     return versions[0], frozenset.intersection(*plugins) if plugins else frozenset(), nodes
 
 
-def node_plugins(client: "OpenSearch") -> tuple[str, frozenset]:
-    """The OpenSearch version (the oldest, mid-upgrade) and the plugins every node has (one request)."""
-    version, plugins, _nodes = cluster_nodes(client)
-    return version, plugins
-
-
 def cluster_version(client: "OpenSearch") -> tuple[str, bool]:
     """The OpenSearch version and whether ``opensearch-ml`` is installed (one request)."""
-    version, plugins = node_plugins(client)
+    version, plugins, _nodes = cluster_nodes(client)
     return version, "opensearch-ml" in plugins
 
 

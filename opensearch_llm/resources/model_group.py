@@ -31,14 +31,6 @@ def get(client: "OpenSearch", group_id: str) -> Optional[dict]:
         return or_none(lambda: client.plugins.ml.get_model_group(model_group_id=group_id))
 
 
-def find_by_name(client: "OpenSearch", name: str) -> Optional[dict]:
-    """Any model group named exactly ``name`` (ours or not); names are unique in ML Commons."""
-    with about(KIND):
-        found = search(client.plugins.ml.search_model_group,
-                       {"query": {"term": {"name.keyword": name}}, "size": 1})
-    return found[0] if found else None
-
-
 def marked_or_named(client: "OpenSearch", name: str) -> list[dict]:
     """In one search: model groups whose description mentions our marker, and any group named ``name``."""
     query = {"query": {"bool": {"should": [MARKER_QUERY["query"], {"term": {"name.keyword": name}}],

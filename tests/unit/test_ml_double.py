@@ -65,7 +65,8 @@ def test_model_groups(double, client) -> None:
     model_group.create(client, "foreign", "not ours")
     assert model_group.get(client, gid)["name"] == "group"
     assert [g["id"] for g in model_group.list_marked(client)] == [gid]
-    assert model_group.find_by_name(client, "group")["id"] == gid and model_group.find_by_name(client, "grou") is None
+    assert {g["name"] for g in model_group.marked_or_named(client, "foreign")} == {"group", "foreign"}
+    assert [g["id"] for g in model_group.marked_or_named(client, "grou")] == [gid]
     with pytest.raises(ClusterError, match="already being used by a model group with ID: " + gid):
         model_group.create(client, "group", "again")
     assert model_group.delete(client, gid) is True and model_group.delete(client, gid) is False
