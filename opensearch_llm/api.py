@@ -73,10 +73,8 @@ def _journal(options: RunOptions, run_id: str) -> Journal:
 
 def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool) -> plan_mod.Plan:
     names = names_for(blueprint, run_id if mode == SMOKE else None)
-    found = facts_mod.gather(client, blueprint.name, names, with_uuid=False)
+    found = facts_mod.gather(client, blueprint.name, names)
     the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
-    if the_plan.settings_change.changes:  # its journal must say which cluster the settings restore belongs to
-        the_plan = dataclasses.replace(the_plan, cluster_uuid=facts_mod.cluster_uuid(client))
     return with_consumers(client, the_plan) if the_plan.replaces else the_plan
 
 
@@ -151,15 +149,17 @@ def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc:
 def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
          run_id: Optional[str] = None, options: RunOptions = RunOptions()) -> TeardownReport:
     """Tear down a blueprint's ``up`` resources, or everything of one run (``run_id``). Needs no secret."""
+    from opensearch_llm.lifecycle.restore import ClusterId
     from opensearch_llm.sweep import caller_token
 
     directories = journal_dirs(override=options.journal_dir)
-    owner = caller_token(client, options)  # another user's runs are refused unless options.all_users
+    cluster = ClusterId(client)
+    owner = caller_token(client, options, cluster)  # another user's runs are refused unless options.all_users
     if run_id:
-        return removal.remove_run(client, Journal.find(directories, run_id), options, directories, owner)
+        return removal.remove_run(client, Journal.find(directories, run_id), options, directories, owner, cluster)
     if blueprint is None:
         raise OpenSearchLLMError("down needs a blueprint or a run id")
-    return removal.remove_blueprint(client, blueprint, directories, options, owner)
+    return removal.remove_blueprint(client, blueprint, directories, options, owner, cluster)
 
 
 @dataclass

@@ -30,6 +30,8 @@ from opensearch_llm.resources import model
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
+    from opensearch_llm.lifecycle.restore import ClusterId
+
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 DEFAULT_DEADLINE = 300.0
@@ -232,9 +234,12 @@ class _DaemonPool:
             call(*args)
 
 
-def caller_token(client: "OpenSearch", options: RunOptions) -> Optional[str]:
-    """The caller's marker token, to keep to their own resources; None without users or with all_users."""
-    if options.all_users:
+def caller_token(client: "OpenSearch", options: RunOptions, cluster: Optional[ClusterId] = None) -> Optional[str]:
+    """The caller's marker token, to keep to their own resources; None without users or with all_users.
+
+    With ``cluster``, a cluster without the security plugin is not asked who the caller is.
+    """
+    if options.all_users or (cluster is not None and "opensearch-security" not in cluster.plugins):
         return None
     from opensearch_llm.lifecycle.naming import owner_token
     from opensearch_llm.resources.security import whoami

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 UNTRUSTED = "not matching the trusted connector endpoint regex"
 UNKNOWN_OUTCOME = (None, 429, 500, 502, 503, 504)
 CREATE_ATTEMPTS = 5
+# the plan read the settings a moment ago: reuse it (the settings API has no compare-and-set, so another process
+# can write between any read and our write); this process's own writes (several blueprints at once) force a re-read
+PLAN_READ_REUSE = 1.0
 
 
 def outcome_unknown(exc: ClusterError) -> bool:
@@ -75,11 +78,13 @@ class _Run:
         return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP,
                       self.plan.owner)
 
-    def write_settings(self, change_for: Callable[[settings.SettingsFacts], settings.SettingsChange]) -> None:
+    def write_settings(self, change_for: Callable[[settings.SettingsFacts], settings.SettingsChange],
+                       reuse_within: float = 0.0) -> None:
         """Read the settings, journal the change ``change_for`` them, then send it: one read-modify-write at a
-        time in this process (the restore needs the prior values; concurrent runs keep each other's entries)."""
+        time in this process (the restore needs the prior values; concurrent runs keep each other's entries).
+        ``reuse_within``: the plan's read serves when this process wrote nothing since."""
         with settings.LOCK:
-            facts = settings.read(self.client)
+            facts = settings.read(self.client, reuse_within)
             change = change_for(facts)
             self.journal.write("settings", seq=self.settings_writes, change=asdict(change))
             self.settings_writes += 1
@@ -144,7 +149,7 @@ class _Run:
             return replace(change, add_regexes=again.add_regexes, enable_private_ip=again.enable_private_ip,
                            enable_flags=again.enable_flags)
 
-        self.write_settings(merged)
+        self.write_settings(merged, reuse_within=PLAN_READ_REUSE)
         timer.done(f"trusted +{len(change.add_regexes)}" + (", private IPs on" if change.enable_private_ip else ""))
 
     def group_step(self) -> None:
@@ -238,7 +243,7 @@ class _Run:
     def deploy_step(self) -> None:
         timer = StepTimer(self.options, "deploy")
         if self.plan.action("model").op == NOOP and self.plan.action("connector").op == NOOP:
-            # read by id a moment ago: DEPLOYED on every planned node, and nothing changed since
+            # read a moment ago (see facts.fresh): DEPLOYED on every planned node, and nothing changed since
             self.result.model_state = "DEPLOYED"
             self.result.serving = self.plan.action("model").detail.get("serving", "")
             timer.done("DEPLOYED (unchanged)" + (f" on {self.result.serving}" if self.result.serving else ""))
@@ -301,7 +306,7 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
     """Execute ``plan``; on any failure roll back this run's creations (unless ``keep_on_failure``)."""
     run = _Run(client, blueprint, plan, options, journal)
     journal.write("start", blueprint=blueprint.name, mode=plan.mode, names=asdict(plan.names),
-                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.cluster_uuid))
+                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.node_names))
     try:
         run.settings_step()
         run.group_step()

@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Optional, Sequence, TYPE_CHECKING, Tuple
 
 from opensearch_llm.blueprint.paths import find_path, get_path
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
-from opensearch_llm.lifecycle.facts import Owned, owned
+from opensearch_llm.lifecycle.facts import Owned, fresh, owned
 from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.messages import dialect, route_parameters, to_ollama_messages, to_openai_messages
 from opensearch_llm.lifecycle.naming import names_for
@@ -148,6 +148,7 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
     serving = ""
     if not model_id:
         found = provisioned_model(client, blueprint)
+        found = fresh(client, found) or found  # a model deployed a moment ago may still read DEPLOYING in a search
         model_id, serving = found.id, serving_text(found.doc, {}).split(":")[0]
     parameters = build_parameters(blueprint, message, system, history, params)
     warnings = unused_warnings(blueprint, params)

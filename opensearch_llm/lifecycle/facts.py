@@ -39,7 +39,6 @@ class Facts:
     connector: Optional[Owned] = None
     model: Optional[Owned] = None
     foreign_group_id: Optional[str] = None
-    cluster_uuid: str = ""
     security: bool = False  # the security plugin is installed
     caller: Optional[Principal] = None  # who we are, where the cluster authenticates users
     plugins: frozenset = frozenset()  # plugin names every node has
@@ -131,37 +130,40 @@ def cluster_version(client: "OpenSearch") -> tuple[str, bool]:
 
 
 def cluster_uuid(client: "OpenSearch") -> str:
-    """The cluster's UUID (journals record it, so a restore never touches another cluster)."""
+    """The cluster's UUID (journals written before node ids were recorded name their cluster by it)."""
     return str(client.info().get("cluster_uuid", ""))
 
 
-def gather(client: "OpenSearch", blueprint_name: str, names: Names, with_uuid: bool = True) -> Facts:
-    """Read the cluster facts for one blueprint and its resource names (``with_uuid``: the cluster's UUID too,
-    which a run needs only when it changes settings)."""
+def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
+    """Read the cluster facts for one blueprint and its resource names."""
     with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
         version_f = pool.submit(cluster_nodes, client)
-        uuid_f = pool.submit(cluster_uuid, client) if with_uuid else None
         settings_f = pool.submit(settings.read, client)
         groups_f = pool.submit(model_group.marked_or_named, client, names.model_group)
-        connectors_f = pool.submit(connector.list_marked, client)
-        models_f = pool.submit(model.list_marked, client)
         version, plugins, nodes = version_f.result()
         if "opensearch-ml" not in plugins:
             raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
                                hint="install ML Commons, or use: opensearch-llm local start")
         security = "opensearch-security" in plugins
         caller_f = pool.submit(whoami, client) if security else None  # no security plugin: no users to tell apart
-        groups = groups_f.result()
-        group = _pick(owned("model_group", groups), names.model_group, blueprint_name)
-        found_model = _pick(owned("model", models_f.result()), names.model, blueprint_name)
-        fresh_f = pool.submit(_fresh, client, found_model)
         consumers_f = pool.submit(consumer_facts, client, blueprint_name, names.consumers)
+        groups = groups_f.result()
+        ours = owned("model_group", groups)
+        group = _pick(ours, names.model_group, blueprint_name)
+        # our model group is created first and removed last (teardown keeps it while our connector or model of
+        # it is left; ML Commons refuses to delete a group with models): without a group of this blueprint,
+        # under any name, neither can be ours
+        mine = any(g.marker.blueprint == blueprint_name for g in ours)
+        connectors_f = pool.submit(connector.list_marked, client) if mine else None
+        found_model = _pick(owned("model", model.list_marked(client)), names.model, blueprint_name) if mine else None
+        fresh_f = pool.submit(fresh, client, found_model)
         same_name = next((g for g in groups if g.get("name") == names.model_group), None)
         foreign = same_name["id"] if group is None and same_name else None
+        found_connector = connectors_f.result() if connectors_f else []
         return Facts(
             version=version, ml_present=True, settings=settings_f.result(), model_group=group,
-            connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
-            model=fresh_f.result(), foreign_group_id=foreign, cluster_uuid=uuid_f.result() if uuid_f else "",
+            connector=_pick(owned("connector", found_connector), names.connector, blueprint_name),
+            model=fresh_f.result(), foreign_group_id=foreign,
             security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
         )
@@ -200,9 +202,12 @@ def _description(kind: str, doc: dict) -> Optional[str]:
     return doc.get("description")
 
 
-def _fresh(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:
-    # _search is near-real-time: a model deployed a moment ago can still read DEPLOYING there
-    if found is None:
-        return None
+def fresh(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:
+    """``found`` (a model from a search) as it is now: None when it is gone."""
+    # _search is near-real-time: a model deployed a moment ago can still read DEPLOYING there, so any other
+    # state is read again by id. DEPLOYED on every planned node is taken as found: it is at most one refresh
+    # interval old, and the smoke probe that follows proves the model answers.
+    if found is None or (found.doc.get("model_state") == "DEPLOYED" and not model.short_of_workers(found.doc)):
+        return found
     doc = model.get(client, found.id)
     return None if doc is None else Owned(found.kind, found.id, found.name, found.marker, {"id": found.id, **doc})

@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from opensearch_llm.secrets import mask_text, masked
 
@@ -135,9 +135,10 @@ def outcome(entries: list[dict]) -> Optional[str]:
     return UNFINISHED
 
 
-def owner_fields(cluster_uuid: str) -> dict:
-    """What a run's ``start`` entry records about where it runs: the cluster, this host and process."""
-    return {"cluster": cluster_uuid, "host": socket.gethostname(), "pid": os.getpid()}
+def owner_fields(node_ids: Iterable[str]) -> dict:
+    """What a run's ``start`` entry records about where it runs: the cluster (the ids of its nodes, which a node
+    keeps for the life of its data directory and a new cluster never shares), this host and process."""
+    return {"cluster_nodes": sorted(node_ids), "host": socket.gethostname(), "pid": os.getpid()}
 
 
 def start_entry(entries: list[dict]) -> dict:
@@ -145,10 +146,22 @@ def start_entry(entries: list[dict]) -> dict:
     return next((e for e in entries if e["event"] == "start"), {})
 
 
-def same_cluster(entries: list[dict], cluster_uuid: str) -> bool:
-    """True when the run was on ``cluster_uuid``; journals from before clusters were recorded count as matching."""
-    recorded = start_entry(entries).get("cluster")
-    return not recorded or not cluster_uuid or recorded == cluster_uuid
+def same_cluster(start: dict, node_ids: Callable[[], Iterable[str]], uuid: Callable[[], str]) -> bool:
+    """True when the run of ``start`` (its journal's start entry) was on the cluster whose nodes are
+    ``node_ids()``: a node id in common is the same cluster. Journals that recorded the cluster UUID instead
+    are compared with ``uuid()``; journals from before clusters were recorded count as matching.
+    """
+    if start.get("cluster_nodes"):
+        return bool(set(start["cluster_nodes"]) & set(node_ids()))
+    recorded = start.get("cluster")
+    return not recorded or recorded == uuid()
+
+
+def recorded_on_same_cluster(start: dict, other: dict) -> bool:
+    """True when two runs' start entries name the same cluster (without asking the cluster)."""
+    if start.get("cluster_nodes") and other.get("cluster_nodes"):
+        return bool(set(start["cluster_nodes"]) & set(other["cluster_nodes"]))
+    return bool(start.get("cluster")) and start.get("cluster") == other.get("cluster")
 
 
 def still_running(entries: list[dict]) -> bool:

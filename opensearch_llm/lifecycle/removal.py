@@ -35,8 +35,8 @@ def refuse_others(found: Sequence[Owned], owner: Optional[str]) -> None:
                                 "changed", hint="an admin can act on every user's runs with --all-users")
 
 
-def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
-               directories: Sequence[Path] = (), owner: Optional[str] = None) -> TeardownReport:
+def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions, directories: Sequence[Path] = (),
+               owner: Optional[str] = None, cluster: Optional[ClusterId] = None) -> TeardownReport:
     """Remove what run ``journal.run_id`` created (ids from its journal, else by marker); restore its settings.
 
     With ``owner``, a run that another user created is refused (exit 2) before anything changes.
@@ -51,7 +51,7 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
         if res.marker.run == journal.run_id:
             ids.setdefault(res.kind, []).append(res.id)
     leaving = [rid for rids in ids.values() for rid in rids]
-    cluster = ClusterId(client)
+    cluster = cluster or ClusterId(client)
     foreign = bool(pending_changes(entries)) and not cluster.owns(journal)
     report = teardown(client, ids, options, journal if entries else None,
                       needed_by_others(client, leaving, listing if not _turns_flags_on(entries) else None),
@@ -66,7 +66,8 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions,
 
 
 def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity"],
-                     directories: Sequence[Path], options: RunOptions, owner: Optional[str] = None) -> TeardownReport:
+                     directories: Sequence[Path], options: RunOptions, owner: Optional[str] = None,
+                     cluster: Optional[ClusterId] = None) -> TeardownReport:
     """Remove the stable-named resources of ``blueprint`` and restore the settings its ``up`` runs on this
     cluster changed."""
     names = names_for(blueprint)
@@ -80,7 +81,7 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
     refuse_others(mine, owner)
     for res in mine:
         ids.setdefault(res.kind, []).append(res.id)
-    cluster = ClusterId(client)
+    cluster = cluster or ClusterId(client)
     journals = [j for j in runs(directories) if _is_up_of(j.entries(), blueprint.name)
                 and (not pending_changes(j.entries()) or cluster.owns(j))]
     report = teardown(client, ids, options)

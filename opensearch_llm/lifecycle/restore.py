@@ -17,7 +17,9 @@ from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.blueprint.consumers import AGENT_FLAG, MEMORY_FLAG, RAG_FLAG
 from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.placement import ALLOW_CUSTOM
-from opensearch_llm.lifecycle.journal import Journal, runs, same_cluster, start_entry, still_running
+from opensearch_llm.lifecycle.journal import (
+    Journal, recorded_on_same_cluster, runs, same_cluster, start_entry, still_running,
+)
 from opensearch_llm.lifecycle.plan import endpoint_urls
 from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.resources import settings
@@ -30,24 +32,43 @@ FLAGS_OF = {"search_pipeline": (RAG_FLAG, MEMORY_FLAG), "agent": (AGENT_FLAG, ME
 
 
 class ClusterId:
-    """The cluster's UUID, asked for once and only when a journal needs comparing."""
+    """Which cluster this is (its node ids and plugins, one ``_nodes`` request), asked for once and only when
+    needed; the UUID (``GET /``) only for journals written before node ids were recorded."""
 
     def __init__(self, client: "OpenSearch") -> None:
         self.client = client
-        self._value: Optional[str] = None
+        self._nodes: Optional[tuple[frozenset, frozenset]] = None
+        self._uuid: Optional[str] = None
+
+    def _read_nodes(self) -> tuple[frozenset, frozenset]:
+        if self._nodes is None:
+            from opensearch_llm.lifecycle.facts import cluster_nodes
+
+            _version, plugins, nodes = cluster_nodes(self.client)
+            self._nodes = (frozenset(n.id for n in nodes), plugins)
+        return self._nodes
 
     @property
-    def value(self) -> str:
-        """The UUID (``GET /``)."""
-        if self._value is None:
+    def node_ids(self) -> frozenset:
+        """The ids of the cluster's nodes."""
+        return self._read_nodes()[0]
+
+    @property
+    def plugins(self) -> frozenset:
+        """The plugins every node has."""
+        return self._read_nodes()[1]
+
+    def uuid(self) -> str:
+        """The cluster UUID (``GET /``)."""
+        if self._uuid is None:
             from opensearch_llm.lifecycle.facts import cluster_uuid
 
-            self._value = cluster_uuid(self.client)
-        return self._value
+            self._uuid = cluster_uuid(self.client)
+        return self._uuid
 
     def owns(self, journal: Journal) -> bool:
         """True when ``journal``'s run was on this cluster."""
-        return same_cluster(journal.entries(), self.value)
+        return same_cluster(start_entry(journal.entries()), lambda: self.node_ids, self.uuid)
 
 
 def settings_change_from(entry: dict) -> settings.SettingsChange:
@@ -84,10 +105,10 @@ def needed_by_others(client: "OpenSearch", leaving: Iterable[str], known: Option
 def known_default(journal: Journal) -> Optional[tuple[str, ...]]:
     """The default trusted-endpoint list of ``journal``'s cluster, as a run of ours there saw it before anything
     was set (from any journal next to it), or None."""
-    cluster = start_entry(journal.entries()).get("cluster")
+    start = start_entry(journal.entries())
     for other in runs([journal.path.parent]):
         entries = other.entries()
-        if not cluster or start_entry(entries).get("cluster") != cluster:
+        if not recorded_on_same_cluster(start, start_entry(entries)):
             continue
         for entry in entries:
             default = entry.get("change", {}).get("default_trusted") if entry["event"] == "settings" else None

@@ -58,7 +58,7 @@ def rotate(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions = R
     journal = Journal.open(journal_dir(override=options.journal_dir), run_id)
     owner = owner_token(found.caller.user) if found.caller else None
     journal.write("start", blueprint=blueprint.name, mode="rotate", source=blueprint.source, owner=owner,
-                  **owner_fields(found.cluster_uuid))
+                  **owner_fields(n.id for n in found.nodes))
     new = _create(client, blueprint, names.connector, Marker(run_id, blueprint.name, now_utc(),
                                                              fingerprint(blueprint.connector.body), UP, owner), options)
     journal.write("created", kind="connector", id=new, name=names.connector)

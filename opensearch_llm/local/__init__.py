@@ -1,8 +1,21 @@
-"""A real local OpenSearch + ML Commons node (``LocalNode``) or multi-node cluster (``LocalCluster``) without Docker."""
+"""A real local OpenSearch + ML Commons node (``LocalNode``) or multi-node cluster (``LocalCluster``) without Docker.
 
-from opensearch_llm.local.cluster import LocalCluster
-from opensearch_llm.local.node import LocalNode, NodeInfo, is_ready, local_connection, read_state
-from opensearch_llm.local.versions import DEFAULT_LINE, LINES, SECURE_VERSION, resolve
+The names below load on first use, so that importing a submodule (``local.paths`` for the cache directory)
+does not load the launcher.
+"""
 
-__all__ = ["DEFAULT_LINE", "LINES", "SECURE_VERSION", "LocalCluster", "LocalNode", "NodeInfo", "is_ready",
-           "local_connection", "read_state", "resolve"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {"LocalCluster": "cluster", "LocalNode": "node", "NodeInfo": "node", "is_ready": "node",
+          "local_connection": "node", "read_state": "node", "DEFAULT_LINE": "versions", "LINES": "versions",
+          "SECURE_VERSION": "versions", "resolve": "versions"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -42,13 +42,16 @@ class Removal:
 
 @dataclass(frozen=True)
 class Polling:
-    """Adaptive polling: from ``first`` seconds, growing by ``growth``, capped at ``cap``; time is injectable.
+    """Adaptive polling: ``settle`` seconds before the first poll, then from ``first`` seconds, growing by
+    ``growth``, capped at ``cap``; time is injectable.
 
-    A remote deploy usually finishes within 50-100 ms of ``_register?deploy=true``, so the first
-    polls are close together; a slow deploy backs off to one poll a second.
+    A remote deploy finishes 50-90 ms after ``_register?deploy=true`` answers (measured on 2.19.6 and
+    3.6.0), so the first poll waits that long and one or two polls see it; a slow deploy backs off to one
+    poll a second.
     """
 
-    first: float = 0.02
+    settle: float = 0.05
+    first: float = 0.04
     growth: float = 1.5
     cap: float = 1.0
     sleep: Callable[[float], None] = time.sleep
@@ -210,6 +213,7 @@ def wait_deployed(client: OpenSearch, model_id: str, timeout: float, polling: Po
             return "DEPLOYING_WORKERS"
         return current
 
+    polling.sleep(polling.settle)
     for attempt in (1, 2):
         retrying = Retrying(
             stop=stop_after_delay(timeout), sleep=polling.sleep,

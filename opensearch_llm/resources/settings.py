@@ -12,6 +12,8 @@ import ipaddress
 import re
 import socket
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -33,6 +35,9 @@ KIND = "cluster settings"
 # one read-modify-write at a time in this process: runs of several blueprints at once (up -j) that touch the
 # same setting never write over each other's entries
 LOCK = threading.RLock()
+# a read this process made, reused by the write that follows it unless this process wrote in between
+_writes = 0
+_last_read: "weakref.WeakKeyDictionary[Any, tuple[int, float, SettingsFacts]]" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,30 @@ def _as_bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-def read(client: "OpenSearch") -> SettingsFacts:
-    """Read both settings (persistent, transient and defaults)."""
+def read(client: "OpenSearch", reuse_within: float = 0.0) -> SettingsFacts:
+    """Read the settings (persistent, transient and defaults).
+
+    With ``reuse_within``, the last read through ``client`` is returned instead when it is at most that
+    many seconds old and this process has written no setting since (its writes hold :data:`LOCK`, so
+    runs of several blueprints at once still see each other's entries).
+    """
+    writes, cached = _writes, _last_read.get(client)
+    if reuse_within and cached and cached[0] == writes and time.monotonic() - cached[1] <= reuse_within:
+        return cached[2]
+    started = time.monotonic()
+    facts = _read(client)
+    _last_read[client] = (writes, started, facts)
+    return facts
+
+
+def _put(client: "OpenSearch", body: dict) -> None:
+    global _writes
+    with LOCK, about(KIND):
+        _writes += 1  # before the request: a write that fails half-way still makes earlier reads stale
+        client.cluster.put_settings(body={"persistent": body})
+
+
+def _read(client: "OpenSearch") -> SettingsFacts:
     with about(KIND):
         s = client.cluster.get_settings(include_defaults=True, flat_settings=True)
     persistent = s.get("persistent", {})
@@ -155,8 +182,7 @@ def apply(client: "OpenSearch", facts: SettingsFacts, change: SettingsChange) ->
         body[PRIVATE_IP] = True
     body.update({flag: True for flag in change.enable_flags})
     if body:
-        with about(KIND):
-            client.cluster.put_settings(body={"persistent": body})
+        _put(client, body)
 
 
 @dataclass(frozen=True)
@@ -212,8 +238,7 @@ def _restore(client: "OpenSearch", change: SettingsChange, still_needed: Iterabl
     notes += flag_notes
     deferred = deferred or any(flag in needed for flag in change.enable_flags)
     if body:
-        with about(KIND):
-            client.cluster.put_settings(body={"persistent": body})
+        _put(client, body)
     return RestoreOutcome(tuple(notes), complete=not deferred)
 
 

@@ -99,7 +99,7 @@ def nodes(d: Any, params: dict, body: Any, *_: Any) -> Any:
                                  "response_processors": types("ml_inference", "retrieval_augmented_generation")
                                  if ml else []}}
     return {"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "ml-double",
-            "nodes": {NODE_ID: node}}
+            "nodes": {getattr(d, "node_id", NODE_ID): node}}
 
 
 @route("GET", "/_cat/plugins")
