@@ -20,7 +20,7 @@ from opensearch_llm.lifecycle import plan as plan_mod
 from opensearch_llm.lifecycle import removal
 from opensearch_llm.lifecycle.apply import Provisioned, apply
 from opensearch_llm.lifecycle.events import RunOptions, add_note
-from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs
+from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, known_uuid
 from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
 from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, names_for, new_run_id, now_utc
@@ -71,10 +71,14 @@ def _journal(options: RunOptions, run_id: str) -> Journal:
     return Journal.find(journal_dirs(override=options.journal_dir), run_id)
 
 
-def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool) -> plan_mod.Plan:
+def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool,
+          options: RunOptions) -> plan_mod.Plan:
     names = names_for(blueprint, run_id if mode == SMOKE else None)
     found = facts_mod.gather(client, blueprint.name, names)
     the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
+    if the_plan.settings_change.changes:  # the journal records the UUID too: a restore survives nodes replaced
+        known = known_uuid(journal_dirs(override=options.journal_dir), the_plan.node_names)
+        the_plan = dataclasses.replace(the_plan, cluster_uuid=known or facts_mod.cluster_uuid(client))
     return with_consumers(client, the_plan) if the_plan.replaces else the_plan
 
 
@@ -82,7 +86,7 @@ def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = 
          run_id: Optional[str] = None, mode: str = UP, smoke: bool = True) -> plan_mod.Plan:
     """What ``up`` (or, with ``mode="smoke"``, a smoke run) would do; reads the cluster, changes nothing."""
     _preflight(blueprint, options)
-    return _plan(client, blueprint, run_id or new_run_id(), mode, smoke)
+    return _plan(client, blueprint, run_id or new_run_id(), mode, smoke, options)
 
 
 def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(), smoke: bool = True,
@@ -95,7 +99,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     run_id = run_id or new_run_id()
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    the_plan = _plan(client, blueprint, run_id, mode, smoke)
+    the_plan = _plan(client, blueprint, run_id, mode, smoke, options)
     if the_plan.replaces and not replace:
         raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
                                 hint="pass --replace to accept a new model_id, or undo the change")

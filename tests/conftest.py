@@ -76,9 +76,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         sent = sum(codes.values())
         terminalreporter.write_line(f"live change under traffic ({what}): {sent} predicts sent, "
                                     f"{sent - codes.get(200, 0)} failed {codes}")
-    for new_up, polls, unchanged, down in (helpers.FIGURES.get("request_counts") or []) if helpers else []:
-        terminalreporter.write_line(f"requests per command: new up {new_up} ({polls} deploy polls), "
-                                    f"unchanged up {unchanged}, down {down}")
+    for first, first_polls, new_up, polls, unchanged, down in (helpers.FIGURES.get("request_counts") or []) \
+            if helpers else []:
+        terminalreporter.write_line(f"requests per command: first up on the cluster {first} ({first_polls} deploy "
+                                    f"polls), new up {new_up} ({polls} polls), unchanged up {unchanged}, down {down}")
     if helpers and any(v for k, v in helpers.FIGURES.items() if k not in ("live_changes", "request_counts")):
         f = helpers.FIGURES
         terminalreporter.write_line(

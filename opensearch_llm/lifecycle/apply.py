@@ -306,7 +306,7 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
     """Execute ``plan``; on any failure roll back this run's creations (unless ``keep_on_failure``)."""
     run = _Run(client, blueprint, plan, options, journal)
     journal.write("start", blueprint=blueprint.name, mode=plan.mode, names=asdict(plan.names),
-                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.node_names))
+                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.node_names, plan.cluster_uuid))
     try:
         run.settings_step()
         run.group_step()

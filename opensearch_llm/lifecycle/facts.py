@@ -140,6 +140,7 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
         version_f = pool.submit(cluster_nodes, client)
         settings_f = pool.submit(settings.read, client)
         groups_f = pool.submit(model_group.marked_or_named, client, names.model_group)
+        connectors_f = pool.submit(connector.list_marked, client)
         version, plugins, nodes = version_f.result()
         if "opensearch-ml" not in plugins:
             raise ClusterError("the opensearch-ml plugin is not installed on this cluster",
@@ -150,19 +151,16 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
         groups = groups_f.result()
         ours = owned("model_group", groups)
         group = _pick(ours, names.model_group, blueprint_name)
-        # our model group is created first and removed last (teardown keeps it while our connector or model of
-        # it is left; ML Commons refuses to delete a group with models): without a group of this blueprint,
-        # under any name, neither can be ours
+        # ML Commons refuses to delete a model group that has models, and our model goes into our group: without
+        # a group of this blueprint, under any name, no model can be ours (a connector can: it is searched always)
         mine = any(g.marker.blueprint == blueprint_name for g in ours)
-        connectors_f = pool.submit(connector.list_marked, client) if mine else None
         found_model = _pick(owned("model", model.list_marked(client)), names.model, blueprint_name) if mine else None
         fresh_f = pool.submit(fresh, client, found_model)
         same_name = next((g for g in groups if g.get("name") == names.model_group), None)
         foreign = same_name["id"] if group is None and same_name else None
-        found_connector = connectors_f.result() if connectors_f else []
         return Facts(
             version=version, ml_present=True, settings=settings_f.result(), model_group=group,
-            connector=_pick(owned("connector", found_connector), names.connector, blueprint_name),
+            connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
             model=fresh_f.result(), foreign_group_id=foreign,
             security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],

@@ -82,6 +82,15 @@ class Journal:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def start(self) -> dict:
+        """The run's ``start`` entry (empty when missing); reads only the first line where that is it."""
+        try:
+            with self.path.open(encoding="utf-8") as fh:
+                first = json.loads(fh.readline() or "{}")
+        except (OSError, ValueError):
+            first = {}
+        return first if first.get("event") == "start" else start_entry(self.entries())
+
     def entries(self) -> list[dict]:
         """Every entry, oldest first; a torn last line (crash mid-write) is skipped."""
         if not self.path.exists():
@@ -135,10 +144,22 @@ def outcome(entries: list[dict]) -> Optional[str]:
     return UNFINISHED
 
 
-def owner_fields(node_ids: Iterable[str]) -> dict:
+def owner_fields(node_ids: Iterable[str], uuid: str = "") -> dict:
     """What a run's ``start`` entry records about where it runs: the cluster (the ids of its nodes, which a node
-    keeps for the life of its data directory and a new cluster never shares), this host and process."""
-    return {"cluster_nodes": sorted(node_ids), "host": socket.gethostname(), "pid": os.getpid()}
+    keeps for the life of its data directory and a new cluster never shares; and its UUID, which survives every
+    node being replaced, where the run changes settings), this host and process."""
+    return {"cluster_nodes": sorted(node_ids), **({"cluster": uuid} if uuid else {}),
+            "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def known_uuid(directories: Sequence[Path], node_ids: Iterable[str]) -> str:
+    """The cluster UUID that an earlier run recorded for a cluster sharing a node id with ``node_ids``, or ""."""
+    ids = set(node_ids)
+    for journal in runs(directories):
+        start = journal.start()
+        if start.get("cluster") and ids & set(start.get("cluster_nodes") or ()):
+            return str(start["cluster"])
+    return ""
 
 
 def start_entry(entries: list[dict]) -> dict:
@@ -148,20 +169,20 @@ def start_entry(entries: list[dict]) -> dict:
 
 def same_cluster(start: dict, node_ids: Callable[[], Iterable[str]], uuid: Callable[[], str]) -> bool:
     """True when the run of ``start`` (its journal's start entry) was on the cluster whose nodes are
-    ``node_ids()``: a node id in common is the same cluster. Journals that recorded the cluster UUID instead
-    are compared with ``uuid()``; journals from before clusters were recorded count as matching.
-    """
-    if start.get("cluster_nodes"):
-        return bool(set(start["cluster_nodes"]) & set(node_ids()))
-    recorded = start.get("cluster")
-    return not recorded or recorded == uuid()
+    ``node_ids()``: a node id in common is the same cluster; otherwise the recorded UUID must be ``uuid()``
+    (every node replaced since). Journals from before clusters were recorded count as matching."""
+    if start.get("cluster_nodes") and set(start["cluster_nodes"]) & set(node_ids()):
+        return True
+    if start.get("cluster"):
+        return start["cluster"] == uuid()
+    return not start.get("cluster_nodes")
 
 
 def recorded_on_same_cluster(start: dict, other: dict) -> bool:
     """True when two runs' start entries name the same cluster (without asking the cluster)."""
-    if start.get("cluster_nodes") and other.get("cluster_nodes"):
-        return bool(set(start["cluster_nodes"]) & set(other["cluster_nodes"]))
-    return bool(start.get("cluster")) and start.get("cluster") == other.get("cluster")
+    if start.get("cluster") and other.get("cluster"):
+        return start["cluster"] == other["cluster"]
+    return bool(set(start.get("cluster_nodes") or ()) & set(other.get("cluster_nodes") or ()))
 
 
 def still_running(entries: list[dict]) -> bool:

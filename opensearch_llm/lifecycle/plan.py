@@ -47,6 +47,7 @@ class Plan:
     settings_change: settings.SettingsChange
     connector_hash: str
     model_hash: str
+    cluster_uuid: str = ""  # where the plan changes settings (the journal records it)
     owner: Optional[str] = None  # the caller's user name (marker token), where the cluster has users
     node_names: dict = field(default_factory=dict)  # node id → name, for reporting where the model serves
 
@@ -135,7 +136,7 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     if smoke:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
-                owner_token(facts.caller.user) if facts.caller else None,
+                "", owner_token(facts.caller.user) if facts.caller else None,
                 {n.id: n.name for n in facts.nodes})
 
 

@@ -61,7 +61,7 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions, dire
                             "its settings changes are not restored here")
     if entries:
         journal.write("down", clean=report.clean)
-    report.merge(retry_deferred(client, directories or [journal.path.parent], options, cluster))
+    report.merge(retry_deferred(client, directories or [journal.path.parent], options, cluster, [journal.run_id]))
     return report
 
 
@@ -92,7 +92,7 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
         flags = any(_turns_flags_on(j.entries()) for j in journals)
         report.merge(restore_runs(client, journals, options,
                                   needed_by_others(client, leaving, listing if not flags else None)))
-    report.merge(retry_deferred(client, directories, options, cluster))
+    report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
     if not journals and (ids or report.deleted):
         shown = ", ".join(str(d) for d in directories)
         report.notes.append(f"no run journal of {blueprint.name} in {shown}: cluster settings left as they are")

@@ -145,12 +145,18 @@ def restore_journaled(client: "OpenSearch", journal: Journal, options: RunOption
 
 
 def retry_deferred(client: "OpenSearch", directories: Sequence[Path], options: RunOptions,
-                   cluster: Optional[ClusterId] = None) -> TeardownReport:
-    """Finish settings restores that earlier runs on this cluster deferred; one listing of our connectors for all."""
+                   cluster: Optional[ClusterId] = None, tried: Iterable[str] = ()) -> TeardownReport:
+    """Finish settings restores that earlier runs on this cluster deferred; one listing of our connectors for all.
+
+    ``tried``: runs whose restore this command has just attempted (not retried at once).
+    """
     report = TeardownReport()
     needed: Optional[list[str]] = None
     cluster = cluster or ClusterId(client)
+    skip = set(tried)
     for journal in runs(directories):
+        if journal.run_id in skip:
+            continue
         entries = journal.entries()
         if not any(e["event"] == "settings_deferred" for e in entries) or not pending_changes(entries):
             continue
@@ -211,5 +217,5 @@ def restore_after_sweep(client: "OpenSearch", swept: set, directories: Sequence[
     journals += orphaned(directories, {r.marker.run for r in listing} | swept, cluster, run=run,
                          blueprint=blueprint, older_than=older_than)
     report = restore_runs(client, journals, options, needed_by_others(client, (), listing))
-    report.merge(retry_deferred(client, directories, options, cluster))
+    report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
     return report

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import all_owned, cluster_nodes
+from opensearch_llm.lifecycle.facts import all_owned, cluster_nodes, cluster_uuid
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, owner_fields, runs, start_entry
 from opensearch_llm.lifecycle.naming import new_run_id
 from opensearch_llm.lifecycle.restore import ClusterId, restore_runs, needed_by_others
@@ -58,7 +58,7 @@ def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
         return SettingsResult(blueprint.name, run_id, False, {})
     journal = Journal.open(journal_dir(override=options.journal_dir), run_id)
     journal.write("start", blueprint=blueprint.name, mode=SETTINGS_MODE, source=blueprint.source,
-                  **owner_fields(n.id for n in cluster_nodes(client)[2]))
+                  **owner_fields((n.id for n in cluster_nodes(client)[2]), cluster_uuid(client)))
     journal.write("settings", seq=0, change=asdict(change))
     settings.apply(client, facts, change)
     journal.write("applied")

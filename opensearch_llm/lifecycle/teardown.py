@@ -4,10 +4,8 @@ delete model → connector → model group → restore settings.
 404 and ``not_found`` count as done; a 409 right after a delete is retried briefly; a model that a
 late deploy or a client's predict deployed again is undeployed again (see
 :func:`opensearch_llm.resources.model.delete`); every step is attempted even when an earlier one
-fails, except the model group, which stays while a model or connector of the teardown is left (the
-planner looks for our connector and model only where our model group is). Settings are restored only
-when every connector of the run is gone and no other run of ours still needs the entries (see
-:mod:`opensearch_llm.lifecycle.restore`).
+fails. Settings are restored only when every connector of the run is gone and no other run of
+ours still needs the entries (see :mod:`opensearch_llm.lifecycle.restore`).
 """
 
 from __future__ import annotations
@@ -134,11 +132,7 @@ def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]],
     """
     report = TeardownReport()
     targets = as_targets(ids)
-    kept = []
     for kind, rid in targets:
-        if kind == "model_group" and any(e.startswith(("model ", "connector ")) for e in report.errors):
-            kept.append({"kind": kind, "id": rid})  # `up` looks for our connector and model only where it is
-            continue
         _delete_step(client, kind, rid, options, journal, report)
     if restore_settings and journal is not None:
         from opensearch_llm.lifecycle.restore import restore_journaled
@@ -147,9 +141,7 @@ def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]],
         report.merge(restore_journaled(client, journal, options, still_needed, defer=connector_left))
     # a delete that answered is done (deletes refresh at once); only failed ones are checked again
     failed = [(k, r) for k, r in targets if any(e.startswith(f"{k} {r}:") for e in report.errors)]
-    report.leftovers = _still_there(client, failed, report) + kept
-    if kept:
-        report.notes.append("model group kept while its connector or model is left: sweep removes them together")
+    report.leftovers = _still_there(client, failed, report)
     return report
 
 

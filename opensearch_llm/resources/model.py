@@ -46,11 +46,11 @@ class Polling:
     ``growth``, capped at ``cap``; time is injectable.
 
     A remote deploy finishes 50-90 ms after ``_register?deploy=true`` answers (measured on 2.19.6 and
-    3.6.0), so the first poll waits that long and one or two polls see it; a slow deploy backs off to one
-    poll a second.
+    3.6.0), so the first poll waits about that long and one or two polls see it; a slow deploy backs off to
+    one poll a second.
     """
 
-    settle: float = 0.05
+    settle: float = 0.075
     first: float = 0.04
     growth: float = 1.5
     cap: float = 1.0

@@ -95,8 +95,12 @@ def read(client: "OpenSearch", reuse_within: float = 0.0) -> SettingsFacts:
 def _put(client: "OpenSearch", body: dict) -> None:
     global _writes
     with LOCK, about(KIND):
-        _writes += 1  # before the request: a write that fails half-way still makes earlier reads stale
-        client.cluster.put_settings(body={"persistent": body})
+        # counted before and after: a read that overlapped the request, or was taken before it, never matches
+        _writes += 1
+        try:
+            client.cluster.put_settings(body={"persistent": body})
+        finally:
+            _writes += 1
 
 
 def _read(client: "OpenSearch") -> SettingsFacts:

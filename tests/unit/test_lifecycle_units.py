@@ -238,9 +238,9 @@ def test_debug_logs_through_the_seam_never_show_the_key(double, client, options,
 
 def test_a_journal_of_another_cluster_never_restores_settings_here(client, options) -> None:
     cluster_a = MLDouble(deploy_polls=1)
-    cluster_a.node_id = "node-of-a"
+    cluster_a.node_id, cluster_a.cluster_uuid = "node-of-a", "cluster-a"
     cluster_b = MLDouble(deploy_polls=1)
-    cluster_b.node_id = "node-of-b"
+    cluster_b.node_id, cluster_b.cluster_uuid = "node-of-b", "cluster-b"
     a, b = double_client(cluster_a), double_client(cluster_b)
     before_a = snapshot(cluster_a)
     api.up(a, blueprint(), options=options, smoke=False)
@@ -339,20 +339,33 @@ def test_a_rotation_whose_new_key_fails_leaves_the_live_model_as_it_was(double, 
     assert double.count("PUT", rf"/_plugins/_ml/models/{model_id}$") == 0, "the live model was never touched"
 
 
-def test_a_connector_left_by_a_rollback_keeps_its_model_group_and_the_next_up_finds_it(double, client,
-                                                                                       options) -> None:
-    # `up` looks for our connector and model only where our model group is: teardown must not remove the
-    # group while either is left
+def test_a_connector_left_without_its_model_group_is_found_and_reused_by_the_next_up(double, client,
+                                                                                     options) -> None:
+    # the planner skips the model search where no model group of the blueprint exists, never the connector
+    # search: a rollback (or `down --run` of an older run) can leave our connector without its group
     double.fail_status("POST", r"/_predict$", 500, times=1)
     double.fail_status("DELETE", r"/_plugins/_ml/connectors/", 500, times=None)
     with pytest.raises(LeftoversError) as caught:
         api.up(client, blueprint(), options=options)
     assert caught.value.exit_code == 3
-    assert {d["kind"] for d in caught.value.leftovers} == {"connector", "model_group"}
+    assert {d["kind"] for d in caught.value.leftovers} == {"connector"}
     left_connector = next(iter(double.connectors))
-    assert double.model_groups and not double.models
+    assert not double.model_groups and not double.models
     double.clear_faults()
     result = api.up(client, blueprint(), options=options)
     assert result.provisioned.ids["connector"] == left_connector and len(double.connectors) == 1
     assert api.down(client, blueprint(), options=options).clean
     assert not double.connectors and not double.model_groups
+
+
+def test_down_after_every_node_was_replaced_still_restores_the_settings(options) -> None:
+    # blue/green: new nodes (new node ids) join, the old ones leave; the cluster UUID stays
+    cluster = MLDouble(deploy_polls=1)
+    cluster.node_id, cluster.cluster_uuid = "old-node", "the-cluster"
+    client = double_client(cluster)
+    before = snapshot(cluster)
+    api.up(client, blueprint(), options=options, smoke=False)
+    assert snapshot(cluster) != before
+    cluster.node_id = "new-node"
+    assert api.down(client, blueprint(), options=options).clean
+    assert snapshot(cluster) == before
