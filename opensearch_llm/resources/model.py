@@ -50,8 +50,8 @@ class Polling:
     one poll a second.
     """
 
-    settle: float = 0.075
-    first: float = 0.04
+    settle: float = 0.06
+    first: float = 0.03
     growth: float = 1.5
     cap: float = 1.0
     sleep: Callable[[float], None] = time.sleep
