@@ -48,6 +48,21 @@ def check_foreign(facts: Facts, names: Names) -> None:
                                 "it is left alone", hint=f"choose another name: --set {SETTING_OF[step]}=NAME")
 
 
+def check_permissions(blueprint: "Blueprint", facts: Facts, names: Names) -> None:
+    """A caller who may not look at a pipeline or index of the blueprint may not make one either: exit 2 now,
+    naming the refused permissions, rather than a 403 half-way through ``up``."""
+    if not facts.forbidden_consumers:
+        return
+    who = facts.caller.user if facts.caller else "this user"
+    refused = "; ".join(f"{STEP_KINDS[step].replace('_', ' ')} {name}: {facts.forbidden_consumers[step]}"
+                        for step, name in names.consumers if step in facts.forbidden_consumers)
+    sections = sorted({SECTION_OF[step] for step in facts.forbidden_consumers})
+    raise InvalidInputError(
+        f"{blueprint.source}: {who} may not read what the {' and '.join(sections)} section creates ({refused}); "
+        "the built-in ml_full_access role does not grant them",
+        hint="an admin adds the role in docs/permissions.md (section 'RAG, agents and ingest') to this user")
+
+
 def _same_model(found: Owned, model_action: "Action") -> bool:
     from opensearch_llm.lifecycle.plan import DEPLOY, NOOP, UPDATE
 
@@ -76,6 +91,7 @@ def _action(step: str, name: str, found: Optional[Owned], digest: str, model_act
 def consumer_actions(blueprint: "Blueprint", facts: Facts, names: Names, model_action: "Action") -> list["Action"]:
     """The actions for every consumer resource of ``blueprint``, in creation order."""
     check_capabilities(blueprint, facts)
+    check_permissions(blueprint, facts, names)
     check_foreign(facts, names)
     return [_action(step, name, facts.consumers.get(step), consumer_hash(blueprint, step), model_action)
             for step, name in names.consumers]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, TYPE_CHECKING
@@ -45,6 +46,7 @@ class Facts:
     nodes: tuple = ()  # Node of every node in the cluster
     consumers: dict = field(default_factory=dict)  # step → Owned, for the blueprint's RAG/agent/ingest resources
     foreign_consumers: dict = field(default_factory=dict)  # step → name of a same-named resource not ours
+    forbidden_consumers: dict = field(default_factory=dict)  # step → the permission the caller was refused
 
 
 def owned(kind: str, docs: list[dict]) -> list[Owned]:
@@ -164,16 +166,19 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
             model=fresh_f.result(), foreign_group_id=foreign,
             security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
+            forbidden_consumers=consumers_f.result()[2],
         )
 
 
 def consumer_facts(client: "OpenSearch", blueprint_name: str,
-                   steps: tuple) -> tuple[dict[str, Owned], dict[str, str]]:
-    """Our existing RAG/agent/ingest resources by step, and the steps whose name another creator holds."""
+                   steps: tuple) -> tuple[dict[str, Owned], dict[str, str], dict[str, str]]:
+    """Our existing RAG/agent/ingest resources by step, the steps whose name another creator holds, and the
+    steps the caller may not even look at (step → the permission refused)."""
     from opensearch_llm.blueprint.consumers import STEP_KINDS
 
     ours: dict[str, Owned] = {}
     foreign: dict[str, str] = {}
+    forbidden: dict[str, str] = {}
     agents = owned("agent", agent.list_marked(client)) if any(s == "agent" for s, _ in steps) else []
     for step, name in steps:
         kind = STEP_KINDS[step]
@@ -182,8 +187,14 @@ def consumer_facts(client: "OpenSearch", blueprint_name: str,
             if found:
                 ours[step] = found
             continue
-        doc = {"search_pipeline": search_pipeline, "ingest_pipeline": ingest_pipeline, "index": index}[kind].get(
-            client, name)
+        try:
+            doc = {"search_pipeline": search_pipeline, "ingest_pipeline": ingest_pipeline, "index": index}[kind].get(
+                client, name)
+        except ClusterError as exc:
+            if exc.status != 403:
+                raise
+            forbidden[step] = refused_permission(exc.message)
+            continue
         if doc is None:
             continue
         marker = parse_marker(_description(kind, doc))
@@ -191,7 +202,13 @@ def consumer_facts(client: "OpenSearch", blueprint_name: str,
             foreign[step] = name
         else:
             ours[step] = Owned(kind, name, name, marker, doc)
-    return ours, foreign
+    return ours, foreign, forbidden
+
+
+def refused_permission(message: str) -> str:
+    """The action a 403 of the security plugin names (``no permissions for [indices:admin/create] ...``)."""
+    found = re.search(r"no permissions for \[([^\]]+)\]", message or "")
+    return found.group(1) if found else "permission refused"
 
 
 def _description(kind: str, doc: dict) -> Optional[str]:

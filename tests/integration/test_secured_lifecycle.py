@@ -124,3 +124,42 @@ def test_an_ml_users_failed_up_rolls_back_and_its_predict_says_what_it_cannot_se
     assert hidden.code == 1 and "model access control is on" in hidden.err, hidden
     assert admin("down", DEEPSEEK).code == 0
     assert admin("settings", DEEPSEEK, "--restore").code == 0
+
+
+def _documented_consumer_role() -> dict:
+    """The role docs/permissions.md tells an admin to create: the test grants exactly what the doc says."""
+    import json
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text(encoding="utf-8")
+    block = re.search(r"PUT _plugins/_security/api/roles/llm_consumers\n(\{.*?\n\})\n```", text, re.S)
+    assert block, "docs/permissions.md lost the llm_consumers role"
+    return json.loads(block.group(1))
+
+
+def test_an_ml_user_is_told_what_a_rag_blueprint_needs_and_runs_it_with_the_documented_role(secured: dict) -> None:
+    admin, user, client = secured["admin"], secured["user"], secured["client"]
+    refused = user("plan", "deepseek-rag")
+    assert refused.code == 2, refused
+    assert "indices:admin/mappings/get" in refused.err and "cluster:admin/search/pipeline/get" in refused.err
+    assert "docs/permissions.md" in refused.err, refused
+    assert user("up", "deepseek-rag").code == 2
+    assert admin("status", "--all-users", "--json").json() == [], "a refused plan or up changed something"
+    assert admin("settings", "deepseek-rag").code == 0
+    applied = client.cluster.get_settings(flat_settings=True)["persistent"]
+    api = "/_plugins/_security/api"
+    client.transport.perform_request("PUT", f"{api}/roles/llm_consumers", body=_documented_consumer_role())
+    client.transport.perform_request("PUT", f"{api}/rolesmapping/llm_consumers", body={"users": ["ml-user"]})
+    try:
+        up = user("up", "deepseek-rag")
+        assert up.code == 0 and "smoke rag follow-up" in up.err, up
+        kinds = {row["kind"] for row in user("status", "--json").json()}
+        assert {"index", "search_pipeline", "model"} <= kinds, kinds
+        down = user("down", "deepseek-rag")
+        assert down.code == 0, down
+    finally:
+        client.transport.perform_request("DELETE", f"{api}/rolesmapping/llm_consumers")
+        client.transport.perform_request("DELETE", f"{api}/roles/llm_consumers")
+    assert client.cluster.get_settings(flat_settings=True)["persistent"] == applied, "the user's down restored them"
+    assert admin("settings", "deepseek-rag", "--restore").code == 0
+    assert client.cluster.get_settings(flat_settings=True)["persistent"] == secured["before"]

@@ -87,6 +87,24 @@ def test_a_same_named_index_that_is_not_ours_stops_the_plan_and_survives(double,
     assert list(double.user_indices) == ["deepseek-rag-docs"] and not double.models and not double.persistent
 
 
+def test_a_user_who_may_not_read_the_index_or_pipeline_is_stopped_at_the_plan(double, client, options) -> None:
+    def refused(action: str) -> dict:  # the security plugin's answer
+        return {"error": {"type": "security_exception", "reason": f"no permissions for [{action}] and User "
+                          "[name=ml-user, backend_roles=[], requestedTenant=null]"}, "status": 403}
+
+    double.fail_status("GET", r"^/deepseek-rag-docs/_mapping", 403, body=refused("indices:admin/mappings/get"),
+                       times=None)
+    double.fail_status("GET", r"^/_search/pipeline/deepseek-rag", 403,
+                       body=refused("cluster:admin/search/pipeline/get"), times=None)
+    with pytest.raises(InvalidInputError) as caught:
+        api.up(client, rag(), options=options, smoke=False)
+    text = str(caught.value)
+    assert "index deepseek-rag-docs: indices:admin/mappings/get" in text
+    assert "search pipeline deepseek-rag: cluster:admin/search/pipeline/get" in text
+    assert caught.value.exit_code == 2 and "docs/permissions.md" in caught.value.hint
+    assert not ours_left(double) and not double.persistent
+
+
 def test_hand_made_pipeline_agent_and_index_survive_down_and_sweep(double, client, options) -> None:
     double.user_indices["mine"] = {"settings": {}, "mappings": {"_meta": {"team": "search"}}, "docs": {}}
     double.search_pipelines["mine"] = {"description": "hand-made", "response_processors": []}
