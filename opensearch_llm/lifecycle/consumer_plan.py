@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from opensearch_llm.lifecycle.plan import Action
 
 KNN_PLUGIN = "opensearch-knn"
+# what a rag or ingest section needs beyond ml_full_access (checked on the secured 2.19.1 node for rag)
+CONSUMER_PERMISSIONS = ("indices:data/write/bulk and cluster:admin/{search,ingest}/pipeline/{get,put,delete} on the "
+                        "cluster; indices:admin/mappings/get on every index; indices:admin/create, indices:admin/delete, "
+                        "indices:data/write/bulk*, indices:data/write/index and indices:data/read/search* on the "
+                        "blueprint's index")
 SECTION_OF = {"ingest_pipeline": "ingest", "ingest_index": "ingest", "rag_index": "rag", "search_pipeline": "rag",
               "agent": "agent"}
 SETTING_OF = {"ingest_pipeline": "ingest.pipeline", "ingest_index": "ingest.index", "rag_index": "rag.index",
@@ -60,7 +65,8 @@ def check_permissions(blueprint: "Blueprint", facts: Facts, names: Names) -> Non
     raise InvalidInputError(
         f"{blueprint.source}: {who} may not read what the {' and '.join(sections)} section creates ({refused}); "
         "the built-in ml_full_access role does not grant them",
-        hint="an admin adds the role in docs/permissions.md (section 'RAG, agents and ingest') to this user")
+        hint=f"an admin grants this user, next to ml_full_access, {CONSUMER_PERMISSIONS} (the llm_consumers role "
+             "in the project's docs/permissions.md)")
 
 
 def _same_model(found: Owned, model_action: "Action") -> bool:

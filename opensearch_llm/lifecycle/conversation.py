@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, List, NoReturn, Optional, Sequence, TYPE_CHECKING, Tuple
+from typing import Any, Callable, List, Optional, Sequence, TYPE_CHECKING, Tuple
 
 from opensearch_llm.blueprint.paths import find_path, get_path
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
@@ -98,10 +98,6 @@ def provisioned_model(client: "OpenSearch", blueprint: "Blueprint") -> Owned:
     return max(found, key=lambda m: m.marker.created)
 
 
-def _missing(client: "OpenSearch", blueprint: "Blueprint") -> NoReturn:
-    raise _not_visible(client, blueprint)
-
-
 def _not_visible(client: "OpenSearch", blueprint: "Blueprint") -> OpenSearchLLMError:
     """"Not provisioned", unless model access control may be hiding another user's model from the caller."""
     from opensearch_llm.resources import settings
@@ -152,7 +148,9 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
     serving = ""
     if not model_id:
         # a model deployed a moment ago may still read DEPLOYING in a search: read it again by id
-        found = fresh(client, provisioned_model(client, blueprint)) or _missing(client, blueprint)
+        found = fresh(client, provisioned_model(client, blueprint))
+        if found is None:
+            raise _not_visible(client, blueprint)
         model_id, serving = found.id, serving_text(found.doc, {}).split(":")[0]
     parameters = build_parameters(blueprint, message, system, history, params)
     warnings = unused_warnings(blueprint, params)
