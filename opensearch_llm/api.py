@@ -20,7 +20,9 @@ from opensearch_llm.lifecycle import plan as plan_mod
 from opensearch_llm.lifecycle import removal
 from opensearch_llm.lifecycle.apply import Provisioned, apply
 from opensearch_llm.lifecycle.events import RunOptions, add_note
-from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, known_uuid
+from opensearch_llm.lifecycle import lease
+from opensearch_llm.lifecycle.contend import Contended, wait_while_busy
+from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, still_running
 from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
 from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, names_for, new_run_id, now_utc
@@ -76,10 +78,29 @@ def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, 
     names = names_for(blueprint, run_id if mode == SMOKE else None)
     found = facts_mod.gather(client, blueprint.name, names)
     the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
-    if the_plan.settings_change.changes:  # the journal records the UUID too: a restore survives nodes replaced
-        known = known_uuid(journal_dirs(override=options.journal_dir), the_plan.node_names)
-        the_plan = dataclasses.replace(the_plan, cluster_uuid=known or facts_mod.cluster_uuid(client))
+    the_plan = dataclasses.replace(the_plan, lease=lease.tokens(lease.duration(_deploy_timeout(blueprint, options))))
     return with_consumers(client, the_plan) if the_plan.replaces else the_plan
+
+
+def _deploy_timeout(blueprint: "Blueprint", options: RunOptions) -> float:
+    return options.deploy_timeout or blueprint.deploy.timeout
+
+
+def _finished_plan(client: "OpenSearch", blueprint: "Blueprint", the_plan: plan_mod.Plan, smoke: bool,
+                   options: RunOptions) -> plan_mod.Plan:
+    """``the_plan``, or, when another run is provisioning the same blueprint, a plan made after it finished."""
+    directories = journal_dirs(override=options.journal_dir)
+
+    def dead(run: str) -> bool:  # this machine's journal says that run's process is gone
+        entries = Journal.find(directories, run).entries()
+        return bool(entries) and not still_running(entries)
+
+    def waiting(busy: dict) -> None:
+        options.on_warning(f"{blueprint.name}: waiting for run {busy['run']} ({busy['by']}, since {busy['since']}) "
+                           "to finish provisioning it")
+
+    return wait_while_busy(the_plan, lambda: _plan(client, blueprint, the_plan.run_id, the_plan.mode, smoke, options),
+                           _deploy_timeout(blueprint, options) + 60, options.sleep, dead, waiting)
 
 
 def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(),
@@ -99,7 +120,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     run_id = run_id or new_run_id()
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    the_plan = _plan(client, blueprint, run_id, mode, smoke, options)
+    the_plan = _finished_plan(client, blueprint, _plan(client, blueprint, run_id, mode, smoke, options), smoke, options)
     if the_plan.replaces and not replace:
         raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
                                 hint="pass --replace to accept a new model_id, or undo the change")
@@ -107,7 +128,12 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
         raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
                                 hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
     journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
-    provisioned = apply(client, blueprint, the_plan, journal, options)
+    try:
+        provisioned = apply(client, blueprint, the_plan, journal, options)
+    except Contended as lost:  # another run created the model group first: wait for it, then reuse its work
+        options.on_warning(f"{blueprint.name}: {lost}; this run removed its own and waits for that one")
+        return up(client, blueprint, options=dataclasses.replace(options, preflight=False), smoke=smoke, mode=mode,
+                  replace=replace)
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:

@@ -21,6 +21,7 @@
     │   └── UpstreamUnreachableError        network failure between OpenSearch and the provider
     ├── DeployError                         DEPLOY_FAILED or deploy timeout (carries the last model document)
     ├── SmokeError                          a smoke expectation did not hold
+    ├── BusyError                           another run is provisioning the same blueprint (who, since when)
     └── LeftoversError                      exit 3: teardown or sweep left resources behind
 
 Ctrl-C and SIGTERM surface as KeyboardInterrupt (after cleanup); the CLI maps them to exit 130.
@@ -211,6 +212,14 @@ class SmokeError(OpenSearchLLMError):
     def __init__(self, message: str, *, failures: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.failures = list(failures)
+
+
+class BusyError(OpenSearchLLMError):
+    """Another run (on this or another host) is provisioning the same blueprint and did not finish in time."""
+
+    def __init__(self, message: str, *, run: str = "", hint: Optional[str] = None) -> None:
+        super().__init__(message, hint=hint)
+        self.run = run
 
 
 class LeftoversError(OpenSearchLLMError):

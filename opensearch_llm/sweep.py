@@ -23,7 +23,8 @@ from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.journal import Journal, UNFINISHED, journal_dirs, outcome, still_running
-from opensearch_llm.lifecycle.naming import SMOKE
+from opensearch_llm.lifecycle import lease
+from opensearch_llm.lifecycle.naming import SETTINGS, SMOKE
 from opensearch_llm.lifecycle.teardown import delete_one, retry_transient
 from opensearch_llm.resources import model
 
@@ -65,10 +66,16 @@ class Filters:
             return False
         if self.older_than and now - res.marker.created_at() < self.older_than:
             return False
-        if self.run:
-            return True
         run_outcome = outcomes.get(res.marker.run)
-        return run_outcome != RUNNING and (self.include_up or is_leftover(res, run_outcome))
+        if res.marker.kind == SETTINGS or in_progress(res, run_outcome, now):
+            return False  # an admin's standing settings (only `settings --restore`), or a run still at work
+        return bool(self.run) or self.include_up or is_leftover(res, run_outcome)
+
+
+def in_progress(res: Owned, run_outcome: Optional[str], now: datetime) -> bool:
+    """True while ``res``'s run is at work: its process is alive here, or, where this machine has no journal of
+    it, it still holds its lease (a run on another host; a crashed one is sweepable once the lease ends)."""
+    return run_outcome == RUNNING or (run_outcome is None and lease.is_live(res.marker, now))
 
 
 def is_leftover(res: Owned, run_outcome: Optional[str]) -> bool:
@@ -114,8 +121,9 @@ def run_outcomes(listing: Sequence[Owned], directories: Sequence[Path]) -> dict[
 
 
 def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datetime] = None,
-         directories: Sequence[Path] = ()) -> tuple[list[Owned], int]:
-    """Our resources that pass ``filters`` (deletion order), and how many ``up`` resources were left alone."""
+         directories: Sequence[Path] = ()) -> tuple[list[Owned], int, list[str]]:
+    """Our resources that pass ``filters`` (deletion order), how many ``up`` resources were left alone, and a note
+    per run left alone because it is in progress."""
     now = now or datetime.now(timezone.utc)
     listing = all_owned(client)
     outcomes = run_outcomes(listing, directories or journal_dirs())
@@ -126,7 +134,11 @@ def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datet
     selected = [r for r in selected if not (r.kind == "connector" and r.id in in_use)]
     unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True, owner=filters.owner)
     kept = sum(1 for r in listing if unfiltered.match(r, now, outcomes)) - len(selected)
-    return selected, kept
+    busy = {r.marker.run: r.marker for r in listing if in_progress(r, outcomes.get(r.marker.run), now)
+            and (not filters.run or r.marker.run == filters.run)}
+    notes = [f"run {run} ({marker.blueprint}, by {lease.who(marker)}) is in progress: left alone; if it died, "
+             f"sweep takes it once its lease ends at {marker.get('lease') or 'its end'}" for run, marker in busy.items()]
+    return selected, kept, notes
 
 
 class _Pipeline:
@@ -259,7 +271,7 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
     directories = journal_dirs(override=options.journal_dir)
     try:
         filters = dataclasses.replace(filters, owner=caller_token(client, options))
-        selected, report.kept = find(client, filters, directories=directories)
+        selected, report.kept, report.notes = find(client, filters, directories=directories)
     except OpenSearchLLMError as exc:
         report.errors.append(f"listing our resources: {exc}")
         return report
@@ -271,7 +283,7 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
         report.errors.append("settings not restored and leftovers not re-checked: the sweep deadline passed")
         report.leftovers = [_row(r) for r in selected if _row(r) not in report.deleted]
         return report
-    _restore_settings({r.marker.run for r in selected}, client, options, directories, filters, report)
+    _restore_settings(selected, client, options, directories, filters, report)
     try:  # one listing per kind (deletes refresh at once), not one GET per resource
         still = {(r.kind, r.id) for r in all_owned(client)}
     except OpenSearchLLMError as exc:
@@ -281,13 +293,16 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
     return report
 
 
-def _restore_settings(swept: set, client: "OpenSearch", options: RunOptions, directories: Sequence[Path],
-                      filters: Filters, report: SweepReport) -> None:
+def _restore_settings(selected: Sequence[Owned], client: "OpenSearch", options: RunOptions,
+                      directories: Sequence[Path], filters: Filters, report: SweepReport) -> None:
     from opensearch_llm.lifecycle.restore import restore_after_sweep
 
+    swept = {r.marker.run for r in selected}
     try:
         restored = restore_after_sweep(client, swept, directories, options, run=filters.run,
-                                       blueprint=filters.blueprint, older_than=filters.older_than)
+                                       blueprint=filters.blueprint, older_than=filters.older_than,
+                                       groups=[r for r in selected if r.kind == "model_group"],
+                                       deleted=report.deleted)
     except OpenSearchLLMError as exc:
         report.errors.append(f"restoring settings: {exc}")
         return

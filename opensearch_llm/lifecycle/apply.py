@@ -9,7 +9,7 @@ remove everything says what is left and raises :class:`LeftoversError` (exit 3) 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
@@ -19,11 +19,15 @@ from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
 from opensearch_llm.lifecycle.facts import Owned, all_owned, kinds_of, owned
 from opensearch_llm.lifecycle.journal import Journal, owner_fields
 from opensearch_llm.lifecycle.placement import serving_text
-from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, now_utc, parse_marker, with_marker
+from opensearch_llm.lifecycle.naming import (
+    SMOKE, UP, Marker, now_utc, parse_marker, provisioned_by, with_marker,
+)
 from opensearch_llm.lifecycle.plan import (
     CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan, endpoint_urls,
 )
-from opensearch_llm.lifecycle.restore import needed_by_others
+from opensearch_llm.lifecycle.contend import contend
+from opensearch_llm.lifecycle.ledger import merged, record_of
+from opensearch_llm.lifecycle.restore import restore_recorded
 from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
 from opensearch_llm.lifecycle.teardown import delete_one, teardown
 from opensearch_llm.resources import agent, connector, model, model_group, settings
@@ -37,9 +41,6 @@ if TYPE_CHECKING:
 UNTRUSTED = "not matching the trusted connector endpoint regex"
 UNKNOWN_OUTCOME = (None, 429, 500, 502, 503, 504)
 CREATE_ATTEMPTS = 5
-# the plan read the settings a moment ago: reuse it (the settings API has no compare-and-set, so another process
-# can write between any read and our write); this process's own writes (several blueprints at once) force a re-read
-PLAN_READ_REUSE = 1.0
 
 
 def outcome_unknown(exc: ClusterError) -> bool:
@@ -73,23 +74,21 @@ class _Run:
         self.result = Provisioned(blueprint.name, plan.run_id)
         self.settings_writes = 0
         self.switch_from: Optional[str] = None
+        self.group_marker: Optional[Marker] = None  # the marker of the group this run created (its settings record)
 
     def marker(self, digest: Optional[str] = None) -> Marker:
         return Marker(self.plan.run_id, self.bp.name, now_utc(), digest, SMOKE if self.plan.mode == SMOKE else UP,
-                      self.plan.owner)
+                      self.plan.owner).with_extra(**self.plan.lease)
 
-    def write_settings(self, change_for: Callable[[settings.SettingsFacts], settings.SettingsChange],
-                       reuse_within: float = 0.0) -> None:
-        """Read the settings, journal the change ``change_for`` them, then send it: one read-modify-write at a
-        time in this process (the restore needs the prior values; concurrent runs keep each other's entries).
-        ``reuse_within``: the plan's read serves when this process wrote nothing since."""
-        with settings.LOCK:
-            facts = settings.read(self.client, reuse_within)
-            change = change_for(facts)
+    def write_settings(self, urls: list[str], flags: tuple = ()) -> None:
+        """Make the settings allow ``urls`` and ``flags``: read fresh, journal each change before it is sent,
+        re-read until it holds (another process on another host may write at the same time)."""
+        def journaled(_facts: settings.SettingsFacts, change: settings.SettingsChange) -> None:
             self.journal.write("settings", seq=self.settings_writes, change=asdict(change))
             self.settings_writes += 1
-            settings.apply(self.client, facts, change)
-        self.result.changed = True
+
+        if settings.ensure(self.client, urls, flags, self.options.sleep, journaled).changes:
+            self.result.changed = True
 
     def create_or_find(self, kind: str, name: str, create: Callable[[], str]) -> str:
         """Create; when the outcome is unknown, look the resource up by name and run before trying again."""
@@ -140,29 +139,37 @@ class _Run:
         if not change.changes:
             timer.done("unchanged")
             return
-        urls = endpoint_urls(self.bp.connector.body)
-
-        def merged(fresh: settings.SettingsFacts) -> settings.SettingsChange:
-            # another run of this process may have written since the plan: add only what is still missing, but
-            # keep the planned prior values (runs planned together then restore to the state before them all)
-            again = settings.plan_change(fresh, urls, change.enable_flags)
-            return replace(change, add_regexes=again.add_regexes, enable_private_ip=again.enable_private_ip,
-                           enable_flags=again.enable_flags)
-
-        self.write_settings(merged, reuse_within=PLAN_READ_REUSE)
+        self.write_settings(endpoint_urls(self.bp.connector.body), change.enable_flags)
         timer.done(f"trusted +{len(change.add_regexes)}" + (", private IPs on" if change.enable_private_ip else ""))
 
     def group_step(self) -> None:
+        """The model group first: its marker holds the settings record before any setting is written."""
         timer = StepTimer(self.options, "model group")
         action = self.plan.action("model_group")
+        record = self.plan.settings_record
         if self.reused("model_group", action, timer):
+            if self.plan.settings_change.changes and not record.empty:
+                self._record_on(action)
             return
-        desc = with_marker(self.bp.model_group.description, self.marker())
+        self.group_marker = self.marker().with_extra(**record.tokens())
+        desc = with_marker(self.bp.model_group.description, self.group_marker)
         rid = self.create_or_find("model_group", action.name,
                                   lambda: model_group.create(self.client, action.name, desc,
                                                              self.bp.model_group.access))
         self.created("model_group", rid, action.name)
         timer.done(rid)
+        if self.plan.mode != SMOKE:
+            contend(self.client, self.bp.name, action.name, rid, self.plan.run_id)
+
+    def _record_on(self, action: Action) -> None:
+        """Merge this run's settings record into the marker of the group it reuses (one Update Model Group)."""
+        doc = model_group.get(self.client, action.resource_id or "") or {}
+        kept = parse_marker(doc.get("description"))
+        if kept is None:
+            return
+        record = merged(record_of(kept), self.plan.settings_record)
+        model_group.update(self.client, action.resource_id or "",
+                           with_marker(self.bp.model_group.description, kept.with_extra(**record.tokens())))
 
     def connector_step(self) -> None:
         timer = StepTimer(self.options, "connector")
@@ -172,7 +179,7 @@ class _Run:
         if action.op == REPLACE:
             self._remove_old()
         self.switch_from = action.resource_id if action.op == SWITCH else self.switch_from
-        body = {**self.bp.connector.body, "name": action.name,
+        body = {**self.bp.connector.body, **provisioned_by(self.plan.cluster_version), "name": action.name,
                 "description": with_marker(self.bp.connector.body.get("description", ""),
                                            self.marker(self.plan.connector_hash))}
         rid = self.create_or_find("connector", action.name, lambda: self._create_connector(body))
@@ -186,7 +193,7 @@ class _Run:
             if exc.status != 400 or UNTRUSTED not in exc.message:
                 raise
         # a concurrent run restored the trusted list between our settings step and now
-        self.write_settings(lambda fresh: settings.plan_change(fresh, endpoint_urls(body)))
+        self.write_settings(endpoint_urls(body))
         return connector.create(self.client, body)
 
     def _remove_old(self) -> None:
@@ -210,7 +217,7 @@ class _Run:
         body = {"name": action.name, "function_name": self.bp.model.function_name,
                 "model_group_id": self.result.ids["model_group"], "connector_id": self.result.ids["connector"],
                 "description": with_marker(self.bp.model.description, self.marker(self.plan.model_hash)),
-                **self.bp.model.extra}
+                **provisioned_by(self.plan.cluster_version), **self.bp.model.extra}
         node_ids = action.detail.get("node_ids") or []
         rid = self.create_or_find("model", action.name,
                                   lambda: model.register(self.client, body, deploy=not node_ids))
@@ -272,16 +279,11 @@ class _Run:
             add_note(exc, f"cleanup error: could not search for this run's resources: {err}")
         if not created and not self.settings_writes:
             return
-        leaving = [rid for rids in created.values() for rid in rids]
-        try:
-            needed = needed_by_others(self.client, leaving,
-                                      listing if not self.plan.settings_change.enable_flags else None)
-        except ClusterError as err:
-            add_note(exc, f"cleanup error: {err}; cluster settings left as they are")
-            needed, restore = [], False
-        else:
-            restore = True
-        report = teardown(self.client, created, self.options, self.journal, needed, restore_settings=restore)
+        report = teardown(self.client, created, self.options, self.journal)
+        groups = [r for r in listing or [] if r.kind == "model_group" and r.marker.run == self.plan.run_id]
+        if self.group_marker and "model_group" in self.result.created:
+            groups.append(Owned("model_group", self.result.ids["model_group"], "", self.group_marker))
+        report.merge(restore_recorded(self.client, report, groups, listing, self.options))
         for note in report.notes:
             add_note(exc, note)
         if report.clean:
@@ -305,11 +307,13 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
           options: RunOptions = RunOptions()) -> Provisioned:
     """Execute ``plan``; on any failure roll back this run's creations (unless ``keep_on_failure``)."""
     run = _Run(client, blueprint, plan, options, journal)
+    # ledger: the settings record is in the cluster (lifecycle.ledger); this journal is a crash log
     journal.write("start", blueprint=blueprint.name, mode=plan.mode, names=asdict(plan.names),
-                  source=blueprint.source, owner=plan.owner, **owner_fields(plan.node_names, plan.cluster_uuid))
+                  source=blueprint.source, owner=plan.owner, ledger=True,
+                  **owner_fields(plan.node_names, plan.cluster_uuid))
     try:
-        run.settings_step()
         run.group_step()
+        run.settings_step()
         run.connector_step()
         run.model_step()
         run.deploy_step()

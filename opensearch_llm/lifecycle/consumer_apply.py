@@ -13,7 +13,7 @@ from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.consumer_plan import consumer_hash
 from opensearch_llm.lifecycle.events import StepTimer
-from opensearch_llm.lifecycle.naming import with_marker
+from opensearch_llm.lifecycle.naming import provisioned_by, with_marker
 from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE, Action
 from opensearch_llm.lifecycle.teardown import delete_one
 from opensearch_llm.resources import agent, index, ingest_pipeline, search_pipeline
@@ -101,7 +101,7 @@ def _agent(run: "_Run", action: Action, description: str) -> None:
     if action.op == REPLACE and action.resource_id:
         delete_one(run.client, "agent", action.resource_id, run.options)
         run.journal.write("deleted", kind="agent", id=action.resource_id)
-    body = spec.body(_model_id(run), description)
+    body = {**spec.body(_model_id(run), description), **provisioned_by(run.plan.cluster_version)}
     rid = run.create_or_find("agent", action.name, lambda: agent.register(run.client, body))
     run.created("agent", rid, action.name, step=action.step)
 

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, Callable, Container
 
-from opensearch_llm.errors import ClusterError
+from opensearch_llm.errors import ClusterError, NotFoundError
 from opensearch_llm.lifecycle.plan import Plan
 
 if TYPE_CHECKING:
@@ -43,8 +43,12 @@ def consumers(client: "OpenSearch", model_id: str, skip: Container[str] = ()) ->
     for lookup in lookups:
         try:
             found += lookup()
-        except ClusterError:  # no such index or API on this cluster: nothing of that kind uses the model
+        except NotFoundError:  # no such index or API on this cluster: nothing of that kind uses the model
             continue
+        except ClusterError as exc:  # a 403 or 5xx says nothing about who uses the model: never understate
+            exc.hint = ("the replace warning needs every consumer of the model; " + (exc.hint or "")
+                        + " (docs/permissions.md lists what plan reads)").strip()
+            raise
     return found
 
 

@@ -47,6 +47,7 @@ class Facts:
     consumers: dict = field(default_factory=dict)  # step → Owned, for the blueprint's RAG/agent/ingest resources
     foreign_consumers: dict = field(default_factory=dict)  # step → name of a same-named resource not ours
     forbidden_consumers: dict = field(default_factory=dict)  # step → the permission the caller was refused
+    groups: tuple = ()  # every model group of ours (their markers hold the settings records, lifecycle.ledger)
 
 
 def owned(kind: str, docs: list[dict]) -> list[Owned]:
@@ -72,9 +73,10 @@ def _listing(client: "OpenSearch", kind: str, lister: Any) -> list[Owned]:
     try:
         return owned(kind, lister(client))
     except ClusterError as exc:
-        # a user without the pipeline, index or memory permissions cannot have created any: none of ours
-        if exc.status == 403 and kind not in MODEL_KINDS:
-            return []
+        # only a 404 means "none": a 403 or a 5xx says nothing about what is there
+        if exc.status == 403:
+            exc.hint = (f"looking for {kind.replace('_', ' ')}s of ours needs {refused_permission(exc.message)}; "
+                        "ask an admin for it (docs/permissions.md), or act on one blueprint or run at a time")
         raise
 
 
@@ -141,7 +143,9 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
     with ThreadPoolExecutor(max_workers=6) as pool:  # independent reads: one round trip of latency
         version_f = pool.submit(cluster_nodes, client)
         settings_f = pool.submit(settings.read, client)
-        groups_f = pool.submit(model_group.marked_or_named, client, names.model_group)
+        # groups after settings: a run creates its group (with its settings record) before it writes settings, so
+        # a settings change seen here always comes with the record that explains it
+        groups_f = pool.submit(lambda: settings_f.result() and model_group.marked_or_named(client, names.model_group))
         connectors_f = pool.submit(connector.list_marked, client)
         version, plugins, nodes = version_f.result()
         if "opensearch-ml" not in plugins:
@@ -166,7 +170,7 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
             model=fresh_f.result(), foreign_group_id=foreign,
             security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
-            forbidden_consumers=consumers_f.result()[2],
+            forbidden_consumers=consumers_f.result()[2], groups=tuple(ours),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -20,11 +21,12 @@ TOOLKIT = "opensearch-llm"
 # Only characters ML Commons 3.x accepts in names and descriptions: letters, digits, spaces
 # and .,!?():@-_/'" (StringUtils.SAFE_INPUT_PATTERN).
 MARKER_RE = re.compile(
-    r"\(opensearch-llm run:(?P<run>[\w.-]+)(?: kind:(?P<kind>up|smoke))?(?: owner:(?P<owner>[\w.@-]+))? "
+    r"\(opensearch-llm run:(?P<run>[\w.-]+)(?: kind:(?P<kind>up|smoke|settings))?(?: owner:(?P<owner>[\w.@-]+))? "
     r"blueprint:(?P<blueprint>[\w.-]+) "
-    r"created:(?P<created>[0-9TZ:.-]+)(?: hash:(?P<hash>[0-9a-f]+))?\)"
+    r"created:(?P<created>[0-9TZ:.-]+)(?: hash:(?P<hash>[0-9a-f]+))?(?P<extra>(?: [a-z]+:[^\s()]+)*)\)"
 )
-UP, SMOKE = "up", "smoke"
+UP, SMOKE, SETTINGS = "up", "smoke", "settings"
+EXTRA_RE = re.compile(r" ([a-z]+):([^\s()]+)")
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,26 @@ class Marker:
     hash: Optional[str] = None
     kind: Optional[str] = None
     owner: Optional[str] = None  # the authenticated user who created it, where the cluster has users
+    # key:value tokens after the hash: the run's lease and host (lifecycle.lease) and, on a model group, the
+    # settings record (lifecycle.ledger); values use only the characters ML Commons 3.x accepts
+    extra: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
         """The marker as it appears in a description."""
         kind = f" kind:{self.kind}" if self.kind else ""
         owner = f" owner:{self.owner}" if self.owner else ""
         tail = f" hash:{self.hash}" if self.hash else ""
+        tail += "".join(f" {key}:{value}" for key, value in self.extra if value)
         return f"({TOOLKIT} run:{self.run}{kind}{owner} blueprint:{self.blueprint} created:{self.created}{tail})"
+
+    def get(self, key: str) -> Optional[str]:
+        """The value of extra token ``key``, or None."""
+        return dict(self.extra).get(key)
+
+    def with_extra(self, **tokens: Optional[str]) -> "Marker":
+        """This marker with ``tokens`` set (None or "" drops a token)."""
+        merged = {**dict(self.extra), **tokens}
+        return dataclasses.replace(self, extra=tuple((k, v) for k, v in merged.items() if v))
 
     def run_kind(self, name: str) -> str:
         """``up`` or ``smoke``; for old markers, smoke when ``name`` carries the run id (run-scoped names)."""
@@ -65,7 +80,10 @@ def parse_marker(description: Any) -> Optional[Marker]:
     if not isinstance(description, str):
         return None
     m = MARKER_RE.search(description)
-    return Marker(m["run"], m["blueprint"], m["created"], m["hash"], m["kind"], m["owner"]) if m else None
+    if not m:
+        return None
+    return Marker(m["run"], m["blueprint"], m["created"], m["hash"], m["kind"], m["owner"],
+                  tuple(EXTRA_RE.findall(m["extra"] or "")))
 
 
 def owner_token(user: Optional[str]) -> Optional[str]:
@@ -119,3 +137,17 @@ def names_for(blueprint: Union["Blueprint", "BlueprintIdentity"], run_id: Option
     consumers = tuple((step, name + suffix.lower()) for step, name in blueprint.consumer_names)
     return Names(blueprint.model_group.name + suffix, blueprint.connector.name + suffix,
                  blueprint.model.name + suffix, consumers)
+
+
+PROVISIONED_BY_SINCE = (3, 7)
+
+
+def provisioned_by(version: str) -> dict:
+    """``{"provisioned_by": "opensearch-llm"}`` where ML Commons has the field (3.7+, on connectors, models and
+    agents), else nothing: 2.19 and 3.6 ignore or refuse unknown fields. ``status`` and ``sweep`` still rely on the
+    marker alone."""
+    try:
+        parts = tuple(int(p) for p in version.split("-")[0].split(".")[:2])
+    except ValueError:
+        return {}
+    return {"provisioned_by": TOOLKIT} if parts >= PROVISIONED_BY_SINCE else {}

@@ -8,7 +8,9 @@ from typing import Any, Optional, Sequence, TYPE_CHECKING
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
+from opensearch_llm.lifecycle import lease as lease_mod
 from opensearch_llm.lifecycle.facts import Facts, Node
+from opensearch_llm.lifecycle.ledger import SettingsRecord, record_for, record_of
 from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes, serving_text
 from opensearch_llm.lifecycle.naming import Names, fingerprint, owner_token
 from opensearch_llm.resources import settings
@@ -50,6 +52,9 @@ class Plan:
     cluster_uuid: str = ""  # where the plan changes settings (the journal records it)
     owner: Optional[str] = None  # the caller's user name (marker token), where the cluster has users
     node_names: dict = field(default_factory=dict)  # node id → name, for reporting where the model serves
+    settings_record: SettingsRecord = SettingsRecord()  # goes into the model group's marker (lifecycle.ledger)
+    busy: dict = field(default_factory=dict)  # another run live on this blueprint: run, by, since, until
+    lease: dict = field(default_factory=dict)  # the lease and host tokens of this run's markers (lifecycle.lease)
 
     @property
     def replaces(self) -> bool:
@@ -125,6 +130,8 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     change = settings.plan_change(facts.settings, endpoint_urls(body), blueprint.consumers.flags + flags_for(nodes))
     c_hash = fingerprint(body)
     m_hash = model_fingerprint(blueprint)
+    live = [record_of(g.marker) for g in facts.groups]
+    record = record_for(facts.settings, change, endpoint_urls(body), blueprint.consumers.flags + flags_for(nodes), live)
     actions = [_settings_action(change, facts, blueprint.source)]
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
@@ -137,7 +144,21 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
                 "", owner_token(facts.caller.user) if facts.caller else None,
-                {n.id: n.name for n in facts.nodes})
+                {n.id: n.name for n in facts.nodes}, record, _busy(facts, run_id, actions))
+
+
+def _busy(facts: Facts, run_id: str, actions: list[Action]) -> dict:
+    """Another run that holds its lease on this blueprint's group and has not finished (no deployed model yet):
+    an ``up`` now would create a second connector and model next to its own."""
+    group = facts.model_group
+    if group is None or group.marker.run == run_id or not lease_mod.is_live(group.marker):
+        return {}
+    unfinished = any(a.step in ("connector", "model") and a.op in (CREATE, SWITCH, DEPLOY) for a in actions)
+    if not unfinished:
+        return {}
+    end = lease_mod.until(group.marker)
+    return {"run": group.marker.run, "by": lease_mod.who(group.marker), "since": group.marker.created,
+            "until": end.strftime(lease_mod.FORMAT) if end else ""}
 
 
 def _check_owner(facts: Facts, names: Names) -> None:
@@ -217,5 +238,8 @@ def render(plan: Plan) -> str:
         for key, value in a.detail.items():
             text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
             lines.append(f"      {key}: {text}")
+    if plan.busy:
+        lines.append(f"  another run ({plan.busy['run']}, by {plan.busy['by']}, since {plan.busy['since']}) is "
+                     "provisioning this blueprint: up waits for it to finish")
     lines.append("  changes: " + ("yes" if plan.changes else "none"))
     return "\n".join(lines)

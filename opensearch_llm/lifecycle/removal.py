@@ -16,7 +16,7 @@ from opensearch_llm.lifecycle.facts import ALL_KINDS, Owned, all_owned, kinds_of
 from opensearch_llm.lifecycle.journal import Journal, created, runs, start_entry
 from opensearch_llm.lifecycle.naming import names_for
 from opensearch_llm.lifecycle.restore import (
-    ClusterId, pending_changes, restore_runs, retry_deferred, needed_by_others,
+    ClusterId, pending_changes, restore_recorded, restore_runs, retry_deferred, needed_by_others,
 )
 from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
 
@@ -53,9 +53,12 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions, dire
     leaving = [rid for rids in ids.values() for rid in rids]
     cluster = cluster or ClusterId(client)
     foreign = bool(pending_changes(entries)) and not cluster.owns(journal)
+    legacy = bool(pending_changes(entries))  # a run from before the settings record was kept in the cluster
     report = teardown(client, ids, options, journal if entries else None,
-                      needed_by_others(client, leaving, listing if not _turns_flags_on(entries) else None),
-                      restore_settings=not foreign)
+                      needed_by_others(client, leaving, listing if not _turns_flags_on(entries) else None)
+                      if legacy else (), restore_settings=not foreign)
+    groups = [r for r in listing if r.kind == "model_group" and r.marker.run == journal.run_id]
+    report.merge(restore_recorded(client, report, groups, listing, options))
     if foreign:
         report.notes.append(f"the journal of run {journal.run_id} was written for another cluster: "
                             "its settings changes are not restored here")
@@ -86,16 +89,17 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
                 and (not pending_changes(j.entries()) or cluster.owns(j))]
     report = teardown(client, ids, options)
     leaving = [rid for rids in ids.values() for rid in rids]
+    journals = [j for j in journals if pending_changes(j.entries())]  # runs from before the cluster record
     if report.leftovers or report.errors:
         report.notes.append("cluster settings left as they are until the leftovers are gone")
     else:
-        flags = any(_turns_flags_on(j.entries()) for j in journals)
-        report.merge(restore_runs(client, journals, options,
-                                  needed_by_others(client, leaving, listing if not flags else None)))
-    report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
-    if not journals and (ids or report.deleted):
-        shown = ", ".join(str(d) for d in directories)
-        report.notes.append(f"no run journal of {blueprint.name} in {shown}: cluster settings left as they are")
+        report.merge(restore_recorded(client, report, [r for r in mine if r.kind == "model_group"], listing, options))
+        if journals:
+            flags = any(_turns_flags_on(j.entries()) for j in journals)
+            report.merge(restore_runs(client, journals, options,
+                                      needed_by_others(client, leaving, listing if not flags else None)))
+    if journals:
+        report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
     return report
 
 

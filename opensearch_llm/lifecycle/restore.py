@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from opensearch_llm.errors import OpenSearchLLMError
+from opensearch_llm.lifecycle import ledger
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.blueprint.consumers import AGENT_FLAG, MEMORY_FLAG, RAG_FLAG
 from opensearch_llm.lifecycle.facts import Owned, all_owned
@@ -78,7 +79,10 @@ def settings_change_from(entry: dict) -> settings.SettingsChange:
 
 
 def pending_changes(entries: list[dict]) -> list[tuple[int, settings.SettingsChange]]:
-    """(seq, change) of every journaled settings write not restored yet, newest first."""
+    """(seq, change) of every journaled settings write not restored yet, newest first; none for a run whose
+    settings record is kept in the cluster (:func:`restore_recorded` restores those)."""
+    if start_entry(entries).get("ledger"):
+        return []
     writes = [e for e in entries if e["event"] == "settings"]
     done = {e.get("seq") for e in entries if e["event"] == "settings_restored"}
     if None in done:  # a journal from before sequence numbers: one restore covered its one write
@@ -209,13 +213,54 @@ def _started(start: dict, now: datetime) -> datetime:
 
 def restore_after_sweep(client: "OpenSearch", swept: set, directories: Sequence[Path], options: RunOptions, *,
                         run: Optional[str] = None, blueprint: Optional[str] = None,
-                        older_than: Optional[timedelta] = None) -> TeardownReport:
-    """Restore the settings of the swept runs, of orphaned journals, and deferred restores (this cluster only)."""
+                        older_than: Optional[timedelta] = None, groups: Sequence[Owned] = (),
+                        deleted: Sequence[dict] = ()) -> TeardownReport:
+    """Restore the settings recorded on the swept model groups (``groups``, of which ``deleted`` are gone), then
+    those of the swept runs' legacy journals, of orphaned journals, and deferred restores (this cluster only)."""
     listing = all_owned(client)
+    recorded = restore_recorded(client, TeardownReport(deleted=list(deleted)), groups, listing, options)
     cluster = ClusterId(client)
     journals = [j for j in (Journal.find(directories, r) for r in sorted(swept, reverse=True)) if cluster.owns(j)]
     journals += orphaned(directories, {r.marker.run for r in listing} | swept, cluster, run=run,
                          blueprint=blueprint, older_than=older_than)
-    report = restore_runs(client, journals, options, needed_by_others(client, (), listing))
-    report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
-    return report
+    journals = [j for j in journals if pending_changes(j.entries())]
+    if journals:
+        recorded.merge(restore_runs(client, journals, options, needed_by_others(client, (), listing)))
+    recorded.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
+    return recorded
+
+
+def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Sequence[Owned],
+                     listing: Optional[Sequence[Owned]], options: RunOptions) -> TeardownReport:
+    """Restore the settings that the records of ``groups`` (model groups ``report`` says are gone) hold, keeping
+    whatever the records of the groups that stay, their connectors and their consumers still need.
+
+    ``listing`` is a listing taken earlier in the same command (re-read when a record turned a flag on).
+    """
+    gone = {d["id"] for d in [*report.deleted, *report.missing]}
+    records = [r for r in (ledger.record_of(g.marker) for g in groups if g.id in gone) if not r.empty]
+    out = TeardownReport()
+    if not records:
+        return out
+    timer = StepTimer(options, "restore settings")
+    first: list[ledger.RestorePlan] = []
+
+    def body_for(now: settings.SettingsFacts) -> dict:
+        planned = ledger.plan_restore(now, records, staying, needed)
+        first.append(planned)
+        return planned.body
+
+    try:
+        if listing is None or any(r.flags for r in records):
+            listing = all_owned(client)
+        staying = [ledger.record_of(r.marker) for r in listing if r.kind == "model_group" and r.id not in gone]
+        needed = needed_by_others(client, gone, list(listing))
+        settings.write_until_restored(client, body_for, options.sleep)
+    except OpenSearchLLMError as exc:
+        out.errors.append(f"settings: {exc}")
+        timer.done(str(exc), status="failed")
+        return out
+    out.notes.extend(first[0].notes)
+    out.errors.extend(f"settings: {c}" for c in first[0].conflicts)
+    timer.done("; ".join([*first[0].notes, *first[0].conflicts]) or "restored")
+    return out

@@ -1,24 +1,28 @@
 """``opensearch-llm settings BLUEPRINT``: an admin applies (or restores) just the cluster settings a blueprint needs.
 
 A platform team then grants ML users nothing more than ``ml_full_access``: their ``up`` finds the
-settings in place and changes none. The write is journaled as a run of kind ``settings``, which
-``down``, ``sweep`` and other users never restore; only ``settings --restore`` does, and it keeps every
-entry a connector of ours still uses.
+settings in place and changes none. The write is recorded in the cluster on a model group of kind
+``settings`` (named ``opensearch-llm-settings-<blueprint>-<run>``), which ``down``, ``sweep`` and other
+users never remove; only ``settings --restore`` does, from any machine, and it keeps every entry a
+connector of ours still uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.events import RunOptions
-from opensearch_llm.lifecycle.facts import all_owned, cluster_nodes, cluster_uuid
+from opensearch_llm.lifecycle import ledger
+from opensearch_llm.lifecycle.facts import all_owned, cluster_nodes
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, owner_fields, runs, start_entry
-from opensearch_llm.lifecycle.naming import new_run_id
-from opensearch_llm.lifecycle.restore import ClusterId, restore_runs, needed_by_others
-from opensearch_llm.lifecycle.teardown import TeardownReport
-from opensearch_llm.resources import settings
+from opensearch_llm.lifecycle.naming import SETTINGS, TOOLKIT, Marker, new_run_id, now_utc, owner_token, with_marker
+from opensearch_llm.lifecycle.restore import (
+    ClusterId, needed_by_others, pending_changes, restore_recorded, restore_runs,
+)
+from opensearch_llm.lifecycle.teardown import TeardownReport, teardown
+from opensearch_llm.resources import model_group, settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -44,7 +48,8 @@ class SettingsResult:
 
 def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
                    options: RunOptions = RunOptions()) -> SettingsResult:
-    """Merge the trusted-endpoint regexes and private-IP access ``blueprint`` needs; journal the prior values.
+    """Merge the trusted-endpoint regexes and private-IP access ``blueprint`` needs, recorded in the cluster on a
+    model group of kind ``settings`` (its marker holds the settings record, see :mod:`lifecycle.ledger`).
 
     Needs no provider key: only the endpoint URLs (see :func:`~opensearch_llm.blueprint.identity.load_identity`).
     """
@@ -56,11 +61,21 @@ def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
     run_id = new_run_id()
     if not change.changes:
         return SettingsResult(blueprint.name, run_id, False, {})
+    live = [ledger.record_of(g.marker) for g in all_owned(client, ["model_group"])]
+    record = ledger.record_for(facts, change, list(blueprint.endpoints), (), live)
     journal = Journal.open(journal_dir(override=options.journal_dir), run_id)
-    journal.write("start", blueprint=blueprint.name, mode=SETTINGS_MODE, source=blueprint.source,
-                  **owner_fields((n.id for n in cluster_nodes(client)[2]), cluster_uuid(client)))
-    journal.write("settings", seq=0, change=asdict(change))
-    settings.apply(client, facts, change)
+    journal.write("start", blueprint=blueprint.name, mode=SETTINGS_MODE, source=blueprint.source, ledger=True,
+                  **owner_fields(n.id for n in cluster_nodes(client)[2]))
+    marker = Marker(run_id, blueprint.name, now_utc(), None, SETTINGS, caller_owner(client)).with_extra(
+        **record.tokens())
+    group_id = model_group.create(client, f"{TOOLKIT}-settings-{blueprint.name}-{run_id.lower()}",
+                                  with_marker(f"cluster settings for {blueprint.name}", marker))
+    journal.write("created", kind="model_group", id=group_id)
+
+    def journaled(_facts: settings.SettingsFacts, written: settings.SettingsChange) -> None:
+        journal.write("settings", seq=0, change=asdict(written))
+
+    settings.ensure(client, list(blueprint.endpoints), (), options.sleep, journaled)
     journal.write("applied")
     journal.write("done", ok=True)
     return SettingsResult(blueprint.name, run_id, True, asdict(change))
@@ -68,14 +83,30 @@ def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
 
 def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
                      options: RunOptions = RunOptions()) -> TeardownReport:
-    """Undo the ``settings`` runs of ``blueprint`` on this cluster, keeping entries our connectors still use."""
-    directories = journal_dirs(override=options.journal_dir)
-    cluster = ClusterId(client)
-    journals = [j for j in runs(directories) if is_settings_run(j.entries(), blueprint.name) and cluster.owns(j)]
+    """Undo the ``settings`` runs of ``blueprint`` (found in the cluster, from any machine), keeping entries
+    that the connectors and records of ours that stay still need."""
     listing = all_owned(client)
-    return restore_runs(client, journals, options, needed_by_others(client, (), listing))
+    groups = [r for r in listing if r.kind == "model_group" and r.marker.kind == SETTINGS
+              and r.marker.blueprint == blueprint.name]
+    report = teardown(client, {"model_group": [g.id for g in groups]}, options)
+    report.merge(restore_recorded(client, report, groups, listing, options))
+    directories = journal_dirs(override=options.journal_dir)  # runs from before the record was in the cluster
+    cluster = ClusterId(client)
+    journals = [j for j in runs(directories) if is_settings_run(j.entries(), blueprint.name)
+                and pending_changes(j.entries()) and cluster.owns(j)]
+    if journals:
+        report.merge(restore_runs(client, journals, options, needed_by_others(client, (), listing)))
+    return report
 
 
+def caller_owner(client: "OpenSearch") -> Optional[str]:
+    """The caller's user name as a marker token, where the cluster has users."""
+    from opensearch_llm.resources.security import whoami
+
+    if "opensearch-security" not in cluster_nodes(client)[1]:
+        return None
+    caller = whoami(client)
+    return owner_token(caller.user) if caller else None
 def is_settings_run(entries: list[dict], blueprint: str = "") -> bool:
     """True for the journal of a ``settings`` run (of ``blueprint``, when given)."""
     start = start_entry(entries)

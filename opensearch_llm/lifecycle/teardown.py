@@ -133,6 +133,10 @@ def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]],
     report = TeardownReport()
     targets = as_targets(ids)
     for kind, rid in targets:
+        if kind == "model_group" and any(e.startswith("connector ") for e in report.errors):
+            # the group's marker holds the settings record (lifecycle.ledger): it stays while its connector does
+            report.errors.append(f"model_group {rid}: kept while a connector of the run is still there")
+            continue
         _delete_step(client, kind, rid, options, journal, report)
     if restore_settings and journal is not None:
         from opensearch_llm.lifecycle.restore import restore_journaled

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import ClusterError
-from opensearch_llm.resources.common import MARKER_QUERY, about, or_none
+from opensearch_llm.resources.common import MARKER_QUERY, about, or_none, search
 from opensearch_llm.resources.predict import classify
 
 if TYPE_CHECKING:
@@ -33,10 +33,9 @@ def get(client: "OpenSearch", agent_id: str) -> Optional[dict]:
 def list_marked(client: "OpenSearch") -> list[dict]:
     """Agents whose description mentions our marker (callers check it exactly); none before the first agent."""
     with about(KIND):
-        found = or_none(lambda: client.plugins.ml.search_agents(body=MARKER_QUERY)) or {}
-    return [{"id": h["_id"], "name": h.get("_source", {}).get("name"),
-             "description": h.get("_source", {}).get("description"), "doc": h.get("_source", {})}
-            for h in found.get("hits", {}).get("hits", [])]
+        found = search(client.plugins.ml.search_agents, MARKER_QUERY)
+    return [{"id": h["id"], "name": h.get("name"), "description": h.get("description"),
+             "doc": {k: v for k, v in h.items() if k != "id"}} for h in found]
 
 
 def delete(client: "OpenSearch", agent_id: str) -> bool:

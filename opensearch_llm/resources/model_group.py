@@ -31,10 +31,19 @@ def get(client: "OpenSearch", group_id: str) -> Optional[dict]:
         return or_none(lambda: client.plugins.ml.get_model_group(model_group_id=group_id))
 
 
+def update(client: "OpenSearch", group_id: str, description: str) -> None:
+    """Update Model Group: a new description (our marker with a new settings record)."""
+    with about(KIND, group_id):
+        client.transport.perform_request("PUT", f"/_plugins/_ml/model_groups/{group_id}",
+                                         body={"description": description})
+
+
 def marked_or_named(client: "OpenSearch", name: str) -> list[dict]:
-    """In one search: model groups whose description mentions our marker, and any group named ``name``."""
+    """In one search: model groups whose description mentions our marker, and any group named ``name``; each hit
+    carries ``_seq`` (primary term, sequence number: the order in which the cluster indexed them)."""
     query = {"query": {"bool": {"should": [MARKER_QUERY["query"], {"term": {"name.keyword": name}}],
-                                "minimum_should_match": 1}}, "size": MARKER_QUERY["size"]}
+                                "minimum_should_match": 1}}, "size": MARKER_QUERY["size"],
+             "seq_no_primary_term": True, "track_total_hits": True}
     with about(KIND):
         return search(client.plugins.ml.search_model_group, query)
 

@@ -9,15 +9,17 @@ the prior persistent values so teardown restores them, unless someone changed th
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import socket
 import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, TYPE_CHECKING
+from typing import Any, Callable, Iterable, Optional, TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from opensearch_llm.errors import ClusterError
 from opensearch_llm.resources.common import about
 
 if TYPE_CHECKING:
@@ -175,6 +177,52 @@ def plan_change(facts: SettingsFacts, urls: Iterable[str], flags: Iterable[str] 
         prior_flags=facts.flags_persistent,
         default_trusted=facts.trusted if facts.trusted_persistent is None else None,
     )
+
+
+# the settings API has no compare-and-set: every write is read fresh, sent, and checked by reading again after a
+# pause, so that a process on another host that wrote from an older read is caught and its loss written again
+VERIFY_PAUSE = 0.15
+WRITE_ATTEMPTS = 6
+
+
+def ensure(client: "OpenSearch", urls: Iterable[str], flags: Iterable[str] = (),
+           sleep: Callable[[float], None] = time.sleep,
+           on_write: Callable[[SettingsFacts, SettingsChange], None] = lambda _f, _c: None) -> SettingsChange:
+    """Make the settings trust ``urls`` (private IPs included) and turn ``flags`` on, re-reading after each write
+    until they hold; return the first change written (its prior values), or an empty change.
+
+    ``on_write`` runs before each write (the journal records it first).
+    """
+    urls, flags = list(urls), list(flags)
+    first: Optional[SettingsChange] = None
+    with LOCK:
+        for _attempt in range(WRITE_ATTEMPTS):
+            facts = _read(client)
+            change = plan_change(facts, urls, flags)
+            if not change.changes:
+                return first or change
+            first = first or change
+            on_write(facts, change)
+            apply(client, facts, change)
+            sleep(VERIFY_PAUSE * (1 + random.random()))
+    raise ClusterError(f"the ML Commons settings kept changing while opensearch-llm wrote them ({WRITE_ATTEMPTS} "
+                       "tries): another process keeps writing the trusted endpoints", kind=KIND,
+                       hint="find the process that rewrites plugins.ml_commons.trusted_connector_endpoints_regex, "
+                            "then run the command again")
+
+
+def write_until_restored(client: "OpenSearch", body_for: Callable[[SettingsFacts], dict],
+                         sleep: Callable[[float], None] = time.sleep) -> None:
+    """Write ``body_for(fresh read)`` until it asks for nothing more (a restore, checked like :func:`ensure`)."""
+    with LOCK:
+        for _attempt in range(WRITE_ATTEMPTS):
+            body = body_for(_read(client))
+            if not body:
+                return
+            _put(client, body)
+            sleep(VERIFY_PAUSE * (1 + random.random()))
+    raise ClusterError(f"the ML Commons settings kept changing while opensearch-llm restored them "
+                       f"({WRITE_ATTEMPTS} tries)", kind=KIND, hint="run the command again")
 
 
 def apply(client: "OpenSearch", facts: SettingsFacts, change: SettingsChange) -> None:

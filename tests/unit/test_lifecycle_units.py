@@ -113,7 +113,9 @@ def test_fallback_settings_write_is_journaled_and_restored(double, client, optio
                                                  "endpoint regex", "type": "illegal_argument"}}, times=1)
     result = api.up(client, blueprint(), options=options, smoke=False)
     journal = Journal.find(journal_dirs(override=options.journal_dir), result.plan.run_id)
-    assert [e.get("seq") for e in journal.entries() if e["event"] == "settings"] == [0, 1]
+    # the settings are read again before the retry: they already trust the endpoint, so nothing more is written
+    assert [e.get("seq") for e in journal.entries() if e["event"] == "settings"] == [0]
+    assert result.provisioned.ids["connector"] in double.connectors
     assert api.down(client, blueprint(), options=options).clean
     assert snapshot(double) == before
 
@@ -348,10 +350,12 @@ def test_a_connector_left_without_its_model_group_is_found_and_reused_by_the_nex
     with pytest.raises(LeftoversError) as caught:
         api.up(client, blueprint(), options=options)
     assert caught.value.exit_code == 3
-    assert {d["kind"] for d in caught.value.leftovers} == {"connector"}
+    # the group stays with its connector: its marker holds the settings record that connector needs
+    assert {d["kind"] for d in caught.value.leftovers} == {"connector", "model_group"}
     left_connector = next(iter(double.connectors))
-    assert not double.model_groups and not double.models
     double.clear_faults()
+    double.model_groups.clear()  # as an older version's rollback or `down --run` left it: a connector alone
+    assert not double.models
     result = api.up(client, blueprint(), options=options)
     assert result.provisioned.ids["connector"] == left_connector and len(double.connectors) == 1
     assert api.down(client, blueprint(), options=options).clean
