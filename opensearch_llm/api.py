@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-from opensearch_llm.errors import InvalidInputError, LeftoversError, OpenSearchLLMError
+from opensearch_llm.errors import BusyError, InvalidInputError, LeftoversError, OpenSearchLLMError
 from opensearch_llm.lifecycle import facts as facts_mod
 from opensearch_llm.lifecycle import plan as plan_mod
 from opensearch_llm.lifecycle import removal
-from opensearch_llm.lifecycle.apply import Provisioned, apply
+from opensearch_llm.lifecycle.apply import Provisioned, apply, end_lease
 from opensearch_llm.lifecycle.events import RunOptions, add_note
 from opensearch_llm.lifecycle import lease
 from opensearch_llm.lifecycle.contend import Contended, wait_while_busy
@@ -120,20 +120,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     run_id = run_id or new_run_id()
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    the_plan = _finished_plan(client, blueprint, _plan(client, blueprint, run_id, mode, smoke, options), smoke, options)
-    if the_plan.replaces and not replace:
-        raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
-                                hint="pass --replace to accept a new model_id, or undo the change")
-    if the_plan.blocked:  # nothing is changed that the caller could not finish
-        raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
-                                hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
-    journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
-    try:
-        provisioned = apply(client, blueprint, the_plan, journal, options)
-    except Contended as lost:  # another run created the model group first: wait for it, then reuse its work
-        options.on_warning(f"{blueprint.name}: {lost}; this run removed its own and waits for that one")
-        return up(client, blueprint, options=dataclasses.replace(options, preflight=False), smoke=smoke, mode=mode,
-                  replace=replace)
+    journal, the_plan, provisioned = _provision(client, blueprint, run_id, mode, smoke, replace, options)
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:
@@ -145,7 +132,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
         except BaseException as exc:
             journal.write("failed", error=mask_text(str(exc))[:500])
             if options.keep_on_failure:
-                add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {run_id}")
+                add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {the_plan.run_id}")
             else:
                 if provisioned.switched:  # the live model keeps answering through its old connector
                     revert(client, provisioned.switched, journal, options, exc)
@@ -154,8 +141,44 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
             raise
     if provisioned.switched:
         finish(client, provisioned.switched, journal, options)
+    if mode == UP:
+        try:
+            end_lease(client, provisioned)
+        except OpenSearchLLMError as exc:  # the model serves: a lease left on ends by itself
+            options.on_warning(f"{blueprint.name}: could not mark run {the_plan.run_id} finished ({exc}); other hosts "
+                               "treat it as in progress until its lease ends")
     journal.write("done", ok=True)
     return result
+
+
+CONTENDED_ATTEMPTS = 3
+
+
+def _provision(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool, replace: bool,
+               options: RunOptions) -> tuple[Journal, plan_mod.Plan, Provisioned]:
+    """Plan (after any other run of this blueprint has finished) and apply; a run that created its model group a
+    moment after another run's yields, waits for that one and plans again with a new run id."""
+    for attempt in range(1, CONTENDED_ATTEMPTS + 1):
+        the_plan = _finished_plan(client, blueprint, _plan(client, blueprint, run_id, mode, smoke, options), smoke,
+                                  options)
+        if the_plan.replaces and not replace:
+            raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
+                                    hint="pass --replace to accept a new model_id, or undo the change")
+        if the_plan.blocked:  # nothing is changed that the caller could not finish
+            raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
+                                    hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
+        journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
+        try:
+            return journal, the_plan, apply(client, blueprint, the_plan, journal, options)
+        except Contended as lost:
+            if attempt == CONTENDED_ATTEMPTS:
+                raise BusyError(f"{blueprint.name}: {lost}, {attempt} times in a row", hint=(
+                    "a model group of that name that you cannot see (another user's?) blocks it: choose another "
+                    "name with --set model_group.name=NAME")) from lost
+            options.on_warning(f"{blueprint.name}: {lost}; this run removed its own and waits for that one")
+            run_id = new_run_id()
+            options.on_run(run_id)
+    raise AssertionError("unreachable")
 
 
 def _smoke_marker(the_plan: plan_mod.Plan) -> Marker:

@@ -24,9 +24,9 @@ from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.journal import Journal, UNFINISHED, journal_dirs, outcome, still_running
 from opensearch_llm.lifecycle import lease
-from opensearch_llm.lifecycle.naming import SETTINGS, SMOKE
+from opensearch_llm.lifecycle.naming import SETTINGS, SMOKE, parse_marker
 from opensearch_llm.lifecycle.teardown import delete_one, retry_transient
-from opensearch_llm.resources import model
+from opensearch_llm.resources import model, model_group
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -67,15 +67,30 @@ class Filters:
         if self.older_than and now - res.marker.created_at() < self.older_than:
             return False
         run_outcome = outcomes.get(res.marker.run)
-        if res.marker.kind == SETTINGS or in_progress(res, run_outcome, now):
+        if res.marker.kind == SETTINGS or run_outcome == RUNNING:
             return False  # an admin's standing settings (only `settings --restore`), or a run still at work
         return bool(self.run) or self.include_up or is_leftover(res, run_outcome)
 
 
-def in_progress(res: Owned, run_outcome: Optional[str], now: datetime) -> bool:
-    """True while ``res``'s run is at work: its process is alive here, or, where this machine has no journal of
-    it, it still holds its lease (a run on another host; a crashed one is sweepable once the lease ends)."""
-    return run_outcome == RUNNING or (run_outcome is None and lease.is_live(res.marker, now))
+def leased_runs(client: "OpenSearch", listing: Sequence[Owned], outcomes: Mapping[str, Optional[str]],
+                now: datetime) -> dict[str, Owned]:
+    """Runs this machine has no journal of that still hold their lease: at work on another host (a crashed one is
+    sweepable once its lease ends). A run's model group speaks for it: a finished ``up`` drops the lease there.
+    The group is read again by id, since a search may show its description from before that update."""
+    runs: dict[str, Owned] = {}
+    for res in listing:
+        if outcomes.get(res.marker.run) is None and lease.is_live(res.marker, now):
+            if res.kind == "model_group" or res.marker.run not in runs:
+                runs[res.marker.run] = res
+    for run, res in list(runs.items()):
+        group = next((g for g in listing if g.kind == "model_group" and g.marker.run == run), None)
+        if group is None:
+            continue
+        doc = model_group.get(client, group.id)
+        marker = parse_marker((doc or {}).get("description"))
+        if marker is None or not lease.is_live(marker, now):
+            del runs[run]
+    return runs
 
 
 def is_leftover(res: Owned, run_outcome: Optional[str]) -> bool:
@@ -121,12 +136,14 @@ def run_outcomes(listing: Sequence[Owned], directories: Sequence[Path]) -> dict[
 
 
 def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datetime] = None,
-         directories: Sequence[Path] = ()) -> tuple[list[Owned], int, list[str]]:
+         directories: Sequence[Path] = (), refused: Optional[list] = None) -> tuple[list[Owned], int, list[str]]:
     """Our resources that pass ``filters`` (deletion order), how many ``up`` resources were left alone, and a note
     per run left alone because it is in progress."""
     now = now or datetime.now(timezone.utc)
-    listing = all_owned(client)
+    listing = all_owned(client, refused=refused)
     outcomes = run_outcomes(listing, directories or journal_dirs())
+    busy = leased_runs(client, listing, outcomes, now)
+    outcomes.update({run: RUNNING for run in busy})
     selected = [r for r in listing if filters.match(r, now, outcomes)]
     ids = {r.id for r in selected}
     # a connector that a model staying in the cluster uses is not a leftover (a rotate killed after its switch)
@@ -134,10 +151,9 @@ def find(client: "OpenSearch", filters: Filters = Filters(), now: Optional[datet
     selected = [r for r in selected if not (r.kind == "connector" and r.id in in_use)]
     unfiltered = Filters(filters.older_than, filters.run, filters.blueprint, include_up=True, owner=filters.owner)
     kept = sum(1 for r in listing if unfiltered.match(r, now, outcomes)) - len(selected)
-    busy = {r.marker.run: r.marker for r in listing if in_progress(r, outcomes.get(r.marker.run), now)
-            and (not filters.run or r.marker.run == filters.run)}
-    notes = [f"run {run} ({marker.blueprint}, by {lease.who(marker)}) is in progress: left alone; if it died, "
-             f"sweep takes it once its lease ends at {marker.get('lease') or 'its end'}" for run, marker in busy.items()]
+    notes = [f"run {run} ({res.marker.blueprint}, by {lease.who(res.marker)}) is in progress: left alone; if it "
+             f"died, sweep takes it once its lease ends at {res.marker.get('lease')}"
+             for run, res in busy.items() if not filters.run or run == filters.run]
     return selected, kept, notes
 
 
@@ -271,10 +287,12 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
     directories = journal_dirs(override=options.journal_dir)
     try:
         filters = dataclasses.replace(filters, owner=caller_token(client, options))
-        selected, report.kept, report.notes = find(client, filters, directories=directories)
+        refused: list = []
+        selected, report.kept, report.notes = find(client, filters, directories=directories, refused=refused)
     except OpenSearchLLMError as exc:
         report.errors.append(f"listing our resources: {exc}")
         return report
+    report.errors += [f"could not look at every kind of resource: {exc}" for exc in refused]
     report.found = [_row(r) for r in selected]
     if not delete:
         return report
@@ -285,7 +303,7 @@ def sweep(client: "OpenSearch", filters: Filters = Filters(), *, delete: bool = 
         return report
     _restore_settings(selected, client, options, directories, filters, report)
     try:  # one listing per kind (deletes refresh at once), not one GET per resource
-        still = {(r.kind, r.id) for r in all_owned(client)}
+        still = {(r.kind, r.id) for r in all_owned(client, {r.kind for r in selected})}
     except OpenSearchLLMError as exc:
         report.errors.append(f"checking what is left: {exc}")
         still = {(r.kind, r.id) for r in selected}

@@ -25,7 +25,7 @@ from opensearch_llm.lifecycle.naming import (
 from opensearch_llm.lifecycle.plan import (
     CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan, endpoint_urls,
 )
-from opensearch_llm.lifecycle.contend import contend
+from opensearch_llm.lifecycle.contend import contend, taken
 from opensearch_llm.lifecycle.ledger import merged, record_of
 from opensearch_llm.lifecycle.restore import restore_recorded
 from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
@@ -61,6 +61,7 @@ class Provisioned:
     switched: Optional[Switch] = None  # the live model now uses a new connector (see lifecycle.switch)
     updated: list[str] = field(default_factory=list)  # model fields changed in place
     serving: str = ""  # where the model serves, e.g. "2/2 nodes: node-2, node-3"
+    group_description: str = field(default="", repr=False)  # of the group this run created (see end_lease)
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -153,9 +154,14 @@ class _Run:
             return
         self.group_marker = self.marker().with_extra(**record.tokens())
         desc = with_marker(self.bp.model_group.description, self.group_marker)
-        rid = self.create_or_find("model_group", action.name,
-                                  lambda: model_group.create(self.client, action.name, desc,
-                                                             self.bp.model_group.access))
+        self.result.group_description = desc
+        try:
+            rid = self.create_or_find("model_group", action.name,
+                                      lambda: model_group.create(self.client, action.name, desc,
+                                                                 self.bp.model_group.access))
+        except ClusterError as exc:
+            taken(exc, action.name)
+            raise
         self.created("model_group", rid, action.name)
         timer.done(rid)
         if self.plan.mode != SMOKE:
@@ -301,6 +307,15 @@ class _Run:
         for note in getattr(exc, "__notes__", []):
             add_note(left, note)
         raise left from exc
+
+
+def end_lease(client: "OpenSearch", provisioned: Provisioned) -> None:
+    """A finished ``up``: its model group's marker drops the lease (the run is no longer in progress anywhere)."""
+    marker = parse_marker(provisioned.group_description)
+    if marker is None or "model_group" not in provisioned.created:
+        return
+    description = provisioned.group_description.replace(marker.text(), marker.with_extra(lease=None).text())
+    model_group.update(client, provisioned.ids["model_group"], description)
 
 
 def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Journal,

@@ -12,11 +12,12 @@ is reported with who started it and since when (:class:`BusyError`).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Callable
 
-from opensearch_llm.errors import BusyError, OpenSearchLLMError
-from opensearch_llm.lifecycle.facts import Owned, owned
+from opensearch_llm.errors import BusyError, ClusterError, OpenSearchLLMError
+from opensearch_llm.lifecycle.facts import owned
 from opensearch_llm.lifecycle.naming import SETTINGS
 from opensearch_llm.resources import model_group
 
@@ -29,9 +30,16 @@ if TYPE_CHECKING:
 class Contended(OpenSearchLLMError):
     """This run created its model group a moment after another run of the same blueprint: it yields."""
 
-    def __init__(self, winner: Owned) -> None:
-        super().__init__(f"another run ({winner.marker.run}) created model group {winner.name!r} first")
-        self.winner = winner
+
+TAKEN = re.compile(r"already being used by a model group with ID: ?([\w-]+)")
+
+
+def taken(exc: ClusterError, name: str) -> None:
+    """Raise :class:`Contended` when ML Commons refused our group because the name was just taken (3.x, and 2.x
+    with model access control, check names; another run of ours got there first)."""
+    found = TAKEN.search(exc.message or "") if exc.status == 400 else None
+    if found:
+        raise Contended(f"another run created model group {name!r} first (id {found.group(1)})") from exc
 
 
 def contend(client: "OpenSearch", blueprint: str, name: str, group_id: str, run_id: str) -> None:
@@ -43,7 +51,8 @@ def contend(client: "OpenSearch", blueprint: str, name: str, group_id: str, run_
         return
     older = [g for g in groups if g.marker.run != run_id and tuple(g.doc.get("_seq", ())) < tuple(mine.doc["_seq"])]
     if older:
-        raise Contended(min(older, key=lambda g: tuple(g.doc["_seq"])))
+        winner = min(older, key=lambda g: tuple(g.doc["_seq"]))
+        raise Contended(f"another run ({winner.marker.run}) created model group {name!r} first")
 
 
 def wait_while_busy(plan: "Plan", again: Callable[[], "Plan"], timeout: float,

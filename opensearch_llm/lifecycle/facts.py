@@ -80,11 +80,25 @@ def _listing(client: "OpenSearch", kind: str, lister: Any) -> list[Owned]:
         raise
 
 
-def all_owned(client: "OpenSearch", kinds: Iterable[str] = ALL_KINDS) -> list[Owned]:
-    """Every resource of ``kinds`` in the cluster that carries our ownership marker, in deletion order."""
+def all_owned(client: "OpenSearch", kinds: Iterable[str] = ALL_KINDS,
+              refused: Optional[list[ClusterError]] = None) -> list[Owned]:
+    """Every resource of ``kinds`` in the cluster that carries our ownership marker, in deletion order.
+
+    A kind the caller may not list raises (403), unless ``refused`` collects those errors: the caller then acts on
+    what it can see and reports the rest (never as "nothing there")."""
     wanted = [(kind, lister) for kind, lister in LISTERS if kind in set(kinds)]
+
+    def listing(kind: str, lister: Any) -> list[Owned]:
+        try:
+            return _listing(client, kind, lister)
+        except ClusterError as exc:
+            if refused is None or exc.status != 403:
+                raise
+            refused.append(exc)
+            return []
+
     with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
-        lists = pool.map(lambda kind_lister: _listing(client, *kind_lister), wanted)
+        lists = pool.map(lambda kind_lister: listing(*kind_lister), wanted)
         return [res for found in lists for res in found]
 
 

@@ -12,7 +12,7 @@ from opensearch_llm.lifecycle import lease as lease_mod
 from opensearch_llm.lifecycle.facts import Facts, Node
 from opensearch_llm.lifecycle.ledger import SettingsRecord, record_for, record_of
 from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes, serving_text
-from opensearch_llm.lifecycle.naming import Names, fingerprint, owner_token
+from opensearch_llm.lifecycle.naming import SETTINGS, Names, fingerprint, owner_token
 from opensearch_llm.resources import settings
 from opensearch_llm.secrets import masked
 
@@ -130,7 +130,8 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     change = settings.plan_change(facts.settings, endpoint_urls(body), blueprint.consumers.flags + flags_for(nodes))
     c_hash = fingerprint(body)
     m_hash = model_fingerprint(blueprint)
-    live = [record_of(g.marker) for g in facts.groups]
+    # an admin's standing settings (kind settings) are theirs to restore: a run never takes their entries over
+    live = [record_of(g.marker) for g in facts.groups if g.marker.kind != SETTINGS]
     record = record_for(facts.settings, change, endpoint_urls(body), blueprint.consumers.flags + flags_for(nodes), live)
     actions = [_settings_action(change, facts, blueprint.source)]
     group = facts.model_group

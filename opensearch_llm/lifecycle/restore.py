@@ -235,7 +235,8 @@ def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Seque
     """Restore the settings that the records of ``groups`` (model groups ``report`` says are gone) hold, keeping
     whatever the records of the groups that stay, their connectors and their consumers still need.
 
-    ``listing`` is a listing taken earlier in the same command (re-read when a record turned a flag on).
+    ``listing`` is a listing taken earlier in the same command. Where it would keep an entry for another run, the
+    cluster is listed again first: that run may have been removed in the meantime (two ``down`` at once).
     """
     gone = {d["id"] for d in [*report.deleted, *report.missing]}
     records = [r for r in (ledger.record_of(g.marker) for g in groups if g.id in gone) if not r.empty]
@@ -243,24 +244,33 @@ def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Seque
     if not records:
         return out
     timer = StepTimer(options, "restore settings")
+    state = {"listing": listing, "fresh": listing is None or any(r.flags for r in records)}
     first: list[ledger.RestorePlan] = []
 
     def body_for(now: settings.SettingsFacts) -> dict:
-        planned = ledger.plan_restore(now, records, staying, needed)
+        planned = _restore_plan(client, now, records, gone, state)
+        if planned.notes and not state["fresh"]:
+            state.update(listing=None, fresh=True)
+            planned = _restore_plan(client, now, records, gone, state)
         first.append(planned)
         return planned.body
 
     try:
-        if listing is None or any(r.flags for r in records):
-            listing = all_owned(client)
-        staying = [ledger.record_of(r.marker) for r in listing if r.kind == "model_group" and r.id not in gone]
-        needed = needed_by_others(client, gone, list(listing))
         settings.write_until_restored(client, body_for, options.sleep)
     except OpenSearchLLMError as exc:
         out.errors.append(f"settings: {exc}")
         timer.done(str(exc), status="failed")
         return out
-    out.notes.extend(first[0].notes)
+    out.notes.extend(first[0].notes if len(first) == 1 else first[-1].notes)
     out.errors.extend(f"settings: {c}" for c in first[0].conflicts)
-    timer.done("; ".join([*first[0].notes, *first[0].conflicts]) or "restored")
+    timer.done("; ".join([*out.notes, *first[0].conflicts]) or "restored")
     return out
+
+
+def _restore_plan(client: "OpenSearch", now: settings.SettingsFacts, records: Sequence[ledger.SettingsRecord],
+                  gone: set, state: dict) -> ledger.RestorePlan:
+    if state["listing"] is None:
+        state["listing"] = all_owned(client)
+    listing = list(state["listing"])
+    staying = [ledger.record_of(r.marker) for r in listing if r.kind == "model_group" and r.id not in gone]
+    return ledger.plan_restore(now, records, staying, needed_by_others(client, gone, listing))

@@ -88,6 +88,10 @@ def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
     listing = all_owned(client)
     groups = [r for r in listing if r.kind == "model_group" and r.marker.kind == SETTINGS
               and r.marker.blueprint == blueprint.name]
+    still = _still_needed(client, groups, listing)
+    if still:  # the record stays with its group until nothing of ours needs the entries
+        return TeardownReport(errors=[f"settings: {note}; run `opensearch-llm settings {blueprint.source} --restore` "
+                                      "again once those are down" for note in still])
     report = teardown(client, {"model_group": [g.id for g in groups]}, options)
     report.merge(restore_recorded(client, report, groups, listing, options))
     directories = journal_dirs(override=options.journal_dir)  # runs from before the record was in the cluster
@@ -97,6 +101,16 @@ def restore_settings(client: "OpenSearch", blueprint: "BlueprintIdentity",
     if journals:
         report.merge(restore_runs(client, journals, options, needed_by_others(client, (), listing)))
     return report
+
+
+def _still_needed(client: "OpenSearch", groups: list, listing: list) -> tuple[str, ...]:
+    """Why restoring ``groups``' records now would keep an entry (a run of ours still uses it), if it would."""
+    records = [ledger.record_of(g.marker) for g in groups]
+    if not groups or all(r.empty for r in records):
+        return ()
+    gone = {g.id for g in groups}
+    staying = [ledger.record_of(r.marker) for r in listing if r.kind == "model_group" and r.id not in gone]
+    return ledger.plan_restore(settings.read(client), records, staying, needed_by_others(client, gone, listing)).notes
 
 
 def caller_owner(client: "OpenSearch") -> Optional[str]:

@@ -181,7 +181,7 @@ def plan_change(facts: SettingsFacts, urls: Iterable[str], flags: Iterable[str] 
 
 # the settings API has no compare-and-set: every write is read fresh, sent, and checked by reading again after a
 # pause, so that a process on another host that wrote from an older read is caught and its loss written again
-VERIFY_PAUSE = 0.15
+VERIFY_PAUSE = 0.1
 WRITE_ATTEMPTS = 6
 
 

@@ -66,8 +66,11 @@ def test_without_the_ca_or_with_a_wrong_password_the_message_names_the_fix(secur
     assert insecure.err.count("warning") == 1 and "InsecureRequestWarning" not in insecure.err
 
 
-def test_an_ml_user_needs_an_admin_for_the_settings_and_never_restores_them(secured: dict) -> None:
+def test_an_ml_user_needs_an_admin_for_the_settings_and_never_restores_them(secured: dict, tmp_path: Path) -> None:
     admin, user, client = secured["admin"], secured["user"], secured["client"]
+    # the ML user's down runs elsewhere: another state directory, no provider key
+    elsewhere = Cli(user.cwd, {**user.env, "OPENSEARCH_LLM_STATE_DIR": str(tmp_path / "elsewhere"),
+                               "DEEPSEEK_API_KEY": ""}, user.secrets)
     plan = user("plan", DEEPSEEK)
     assert plan.code == 0, plan
     assert "needs cluster:admin/settings/update" in plan.out and "opensearch-llm settings" in plan.out
@@ -76,11 +79,17 @@ def test_an_ml_user_needs_an_admin_for_the_settings_and_never_restores_them(secu
     assert admin("status", "--all-users", "--json").json() == [], "a refused up changed something"
     assert admin("settings", DEEPSEEK).code == 0
     applied = client.cluster.get_settings(flat_settings=True)["persistent"]
-    for args in (("up", DEEPSEEK), ("predict", DEEPSEEK, "--message", "hi"), ("down", DEEPSEEK)):
+    for args in (("up", DEEPSEEK), ("predict", DEEPSEEK, "--message", "hi")):
         result = user(*args)
         assert result.code == 0, result
+    early = admin("settings", DEEPSEEK, "--restore")
+    assert early.code == 3 and "still uses it" in early.err, early  # the user's connector needs the entry
+    assert client.cluster.get_settings(flat_settings=True)["persistent"] == applied
+    down = elsewhere("down", DEEPSEEK)
+    assert down.code == 0 and admin("status", "--all-users", "--json").json()[0]["run_kind"] == "settings", down
     assert client.cluster.get_settings(flat_settings=True)["persistent"] == applied, "the user's down restored them"
-    restored = admin("settings", DEEPSEEK, "--restore")
+    restored = Cli(admin.cwd, {**admin.env, "OPENSEARCH_LLM_STATE_DIR": str(tmp_path / "admin-elsewhere")},
+                   admin.secrets)("settings", DEEPSEEK, "--restore")
     assert restored.code == 0, restored
     assert client.cluster.get_settings(flat_settings=True)["persistent"] == secured["before"]
 
@@ -97,7 +106,8 @@ def test_access_control_keeps_each_user_to_their_own(secured: dict) -> None:
     owners = {r["owner"] for r in admin("status", "--all-users", "--json").json()}
     assert owners == {"admin", "ml-user"}, owners
     swept = user("sweep", "--include-up", "--yes", "--json")
-    assert swept.code == 0, swept
+    # it removes what it can see, and says it could not look at pipelines and indices (never "all clean")
+    assert swept.code == 3 and "cluster:admin/search/pipeline/get" in " ".join(swept.json()["errors"]), swept
     assert {r["owner"] for r in admin("status", "--all-users", "--json").json()} == {"admin"}
     theirs = user("down", "--run", admin_run)
     assert theirs.code == 2 and "belong to admin" in theirs.err, theirs
@@ -116,7 +126,8 @@ def test_an_ml_users_failed_up_rolls_back_and_its_predict_says_what_it_cannot_se
     assert admin("settings", DEEPSEEK).code == 0
     wrong = user("up", DEEPSEEK, "--no-preflight", extra_env={"DEEPSEEK_API_KEY": "sk-wrong-key-000000009999"})
     assert wrong.code == 1 and "rolled back this run" in wrong.err, wrong
-    assert admin("status", "--all-users", "--json").json() == []
+    left = admin("status", "--all-users", "--json").json()
+    assert [r["run_kind"] for r in left] == ["settings"], left  # only the admin's standing settings record
     client.cluster.put_settings(body={"persistent": {"plugins.ml_commons.model_access_control_enabled": True}})
     private = ("--set", "model_group.access_mode=private")
     assert admin("up", DEEPSEEK, "--no-smoke", *private).code == 0
@@ -163,3 +174,11 @@ def test_an_ml_user_is_told_what_a_rag_blueprint_needs_and_runs_it_with_the_docu
     assert client.cluster.get_settings(flat_settings=True)["persistent"] == applied, "the user's down restored them"
     assert admin("settings", "deepseek-rag", "--restore").code == 0
     assert client.cluster.get_settings(flat_settings=True)["persistent"] == secured["before"]
+
+
+def test_a_user_who_may_not_look_is_told_so_not_told_the_cluster_is_clean(secured: dict) -> None:
+    user = secured["user"]
+    status = user("status")
+    assert status.code == 1 and "cluster:admin/search/pipeline/get" in status.err, status
+    down = user("down", "deepseek-rag")
+    assert down.code == 1 and ("indices" in down.err or "pipeline" in down.err), down

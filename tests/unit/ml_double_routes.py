@@ -262,6 +262,16 @@ def get_group(d: Any, params: dict, body: dict, gid: str) -> Any:
     return dict(d.model_groups[gid])
 
 
+@route("PUT", f"{ML}/model_groups/([^/]+)")
+def update_group(d: Any, params: dict, body: dict, gid: str) -> Any:
+    if gid not in d.model_groups:
+        raise Refused(404, "Failed to find model group with the provided model group id")
+    check_names(d, "Model group", {"name": d.model_groups[gid]["name"], **body})
+    d.model_groups[gid].update({k: v for k, v in body.items() if k in ("name", "description")},
+                               last_updated_time=d.now())
+    return {"status": "Updated"}
+
+
 @route("DELETE", f"{ML}/model_groups/([^/]+)")
 def delete_group(d: Any, params: dict, body: dict, gid: str) -> Any:
     if gid not in d.model_groups:
