@@ -16,6 +16,7 @@ tokens use only the characters ML Commons 3.x accepts in a description.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class SettingsRecord:
     trusted_default: Optional[str] = None  # digest of the default list, when the setting was unset before
     private_ip: Optional[str] = None  # the persistent value before a run of ours turned private IPs on
     flags: tuple[tuple[str, str], ...] = ()  # (flag setting, persistent value before a run of ours turned it on)
+    trusted_before: Optional[str] = None  # digest of the trusted list before the first entry of ours
 
     @property
     def empty(self) -> bool:
@@ -67,7 +69,7 @@ class SettingsRecord:
     def tokens(self) -> dict[str, Optional[str]]:
         """The marker tokens of this record (None drops one)."""
         return {"trust": ",".join(_encode_origin(o) for o in self.trust) or None,
-                "tl": self.trusted_default, "pip": self.private_ip,
+                "tl": self.trusted_default, "tb": self.trusted_before, "pip": self.private_ip,
                 "flags": ",".join(f"{FLAG_NAMES[f]}@{v}" for f, v in self.flags) or None}
 
     def regexes(self) -> list[str]:
@@ -85,7 +87,7 @@ def record_of(marker: Optional[Marker]) -> SettingsRecord:
         short, _, prior = token.partition("@")
         if short in FLAG_SETTINGS:
             flags.append((FLAG_SETTINGS[short], prior or UNSET))
-    return SettingsRecord(trust, marker.get("tl"), marker.get("pip"), tuple(flags))
+    return SettingsRecord(trust, marker.get("tl"), marker.get("pip"), tuple(flags), marker.get("tb"))
 
 
 def record_for(facts: settings.SettingsFacts, change: settings.SettingsChange, urls: Sequence[str],
@@ -96,8 +98,11 @@ def record_for(facts: settings.SettingsFacts, change: settings.SettingsChange, u
     inherited = {o for rec in live for o in rec.trust}
     trust = tuple(sorted({settings.origin(u) for u in urls} & (added | inherited)))
     default = next((rec.trusted_default for rec in live if rec.trusted_default), None)
+    before = next((rec.trusted_before for rec in live if rec.trusted_before), None)
     if added and facts.trusted_persistent is None:
         default = list_digest(facts.trusted)
+    if added and before is None:
+        before = list_digest(facts.trusted)
     private = _prior(facts.private_ip_persistent) if change.enable_private_ip else None
     if private is None and any(settings.is_private(u) for u in urls):
         private = next((rec.private_ip for rec in live if rec.private_ip), None)
@@ -105,7 +110,8 @@ def record_for(facts: settings.SettingsFacts, change: settings.SettingsChange, u
     live_flags = {f: v for rec in live for f, v in rec.flags}
     mine = {f: _prior(priors.get(f)) for f in change.enable_flags}
     mine.update({f: live_flags[f] for f in flags if f in live_flags and f not in mine})
-    return SettingsRecord(trust, default if trust else None, private, tuple(sorted(mine.items())))
+    return SettingsRecord(trust, default if trust else None, private, tuple(sorted(mine.items())),
+                          before if trust else None)
 
 
 def merged(first: SettingsRecord, second: SettingsRecord) -> SettingsRecord:
@@ -113,7 +119,8 @@ def merged(first: SettingsRecord, second: SettingsRecord) -> SettingsRecord:
     return SettingsRecord(tuple(sorted(set(first.trust) | set(second.trust))),
                           first.trusted_default or second.trusted_default,
                           first.private_ip or second.private_ip,
-                          tuple(sorted({**dict(second.flags), **dict(first.flags)}.items())))
+                          tuple(sorted({**dict(second.flags), **dict(first.flags)}.items())),
+                          first.trusted_before or second.trusted_before)
 
 
 @dataclass(frozen=True)
@@ -146,12 +153,18 @@ def plan_restore(now: settings.SettingsFacts, leaving: Sequence[SettingsRecord],
             notes.append(f"kept {regex}: a connector of ours that stays still uses it")
             continue
         remove.append(regex)
+    remaining = [r for r in now.trusted if r not in remove]
     if remove:
-        remaining = [r for r in now.trusted if r not in remove]
         default = next((rec.trusted_default for rec in [*leaving, *staying] if rec.trusted_default), None)
         # the default list again means no entry of anyone's is left: unset it, as it was (byte-equal settings)
         unset = default is not None and list_digest(remaining) == default
         body[settings.TRUSTED] = None if unset else remaining
+    before = next((rec.trusted_before for rec in [*leaving, *staying] if rec.trusted_before), None)
+    if before and list_digest(remaining) != before and not staying_trust:
+        # entries someone else added since ours may be private endpoints too
+        if any(rec.private_ip for rec in leaving):
+            notes.append("private_ip_enabled left on: trusted endpoints added by others since may need it")
+            leaving = [dataclasses.replace(rec, private_ip=None) for rec in leaving]
     _restore_private_ip(now, leaving, staying, needed_urls, body, notes, conflicts)
     _restore_flags(now, leaving, staying, still_needed, body, notes, conflicts)
     return RestorePlan(body, tuple(notes), tuple(conflicts))

@@ -196,8 +196,9 @@ def ensure(client: "OpenSearch", urls: Iterable[str], flags: Iterable[str] = (),
     urls, flags = list(urls), list(flags)
     first: Optional[SettingsChange] = None
     with LOCK:
-        for _attempt in range(WRITE_ATTEMPTS):
-            facts = _read(client)
+        for attempt in range(WRITE_ATTEMPTS):
+            # a read younger than the pause may serve the first write: whoever wrote since checks after that pause
+            facts = read(client, VERIFY_PAUSE) if attempt == 0 else _read(client)
             change = plan_change(facts, urls, flags)
             if not change.changes:
                 return first or change
