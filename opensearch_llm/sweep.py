@@ -212,7 +212,8 @@ class _Pipeline:
         try:
             if res.kind == "model":
                 retry_transient(self.options, model.delete_undeployed, self.client, res.id,
-                                model.Removal(sleep=self.options.sleep))
+                                model.Removal(sleep=self.options.sleep,
+                                              settle_deploy=res.doc.get("model_state") != "DEPLOYED"))
             else:
                 delete_one(self.client, res.kind, res.id, self.options)
         except Exception as exc:  # noqa: BLE001 - every worker failure is reported, none may hang the sweep

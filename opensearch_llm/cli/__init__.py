@@ -63,6 +63,9 @@ def _report(exc: BaseException) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Console-script entry point: map errors to exit codes (1 failed, 2 bad input, 3 leftovers, 130)."""
+    from opensearch_llm.cli.streams import guard_standard_streams
+
+    guard_standard_streams()  # a closed pipe or terminal never stops a run half-way
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="opensearch-llm",
                       standalone_mode=False)

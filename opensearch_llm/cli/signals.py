@@ -1,10 +1,10 @@
-"""Ctrl-C and SIGTERM during up/smoke: the first unwinds into cleanup, a second exits at once."""
+"""Ctrl-C, SIGTERM and SIGHUP (a closed terminal or SSH session) during up/smoke: the first unwinds into
+cleanup, a second exits at once."""
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
@@ -19,23 +19,31 @@ class RunTracker:
         self.run_id = run_id
 
 
+def _say(text: str) -> None:
+    """Straight to file descriptor 2: the signal may have come in the middle of a write to sys.stderr (a
+    buffered write there would be re-entered), and the terminal may be gone (SIGHUP)."""
+    try:
+        os.write(2, text.encode())
+    except OSError:
+        pass
+
+
 @contextmanager
 def cleanup_on_interrupt(tracker: RunTracker) -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C; after the first, another signal exits 130 immediately."""
+    """SIGTERM and SIGHUP behave like Ctrl-C; after the first, another signal exits 130 immediately."""
     previous: dict[int, Any] = {}
     interrupted = {"count": 0}
 
     def handler(signum: int, _frame: Any) -> None:
         interrupted["count"] += 1
         if interrupted["count"] == 1:
-            sys.stderr.write("interrupted: cleaning up this run (press Ctrl-C again to stop at once)\n")
+            _say("interrupted: cleaning up this run (press Ctrl-C again to stop at once)\n")
             raise KeyboardInterrupt
         hint = f"opensearch-llm sweep --run {tracker.run_id} --yes" if tracker.run_id else "opensearch-llm sweep --yes"
-        sys.stderr.write(f"interrupted again: cleanup abandoned; finish it with: {hint}\n")
-        sys.stderr.flush()
+        _say(f"interrupted again: cleanup abandoned; finish it with: {hint}\n")
         os._exit(130)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         previous[sig] = signal.signal(sig, handler)
     try:
         yield

@@ -29,7 +29,7 @@ from opensearch_llm.lifecycle.contend import contend, taken
 from opensearch_llm.lifecycle.ledger import merged, record_of
 from opensearch_llm.lifecycle.restore import restore_recorded
 from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
-from opensearch_llm.lifecycle.teardown import delete_one, teardown
+from opensearch_llm.lifecycle.teardown import TeardownReport, delete_one, teardown
 from opensearch_llm.resources import agent, connector, model, model_group, settings
 from opensearch_llm.secrets import mask_text
 
@@ -290,6 +290,8 @@ class _Run:
         if self.group_marker and "model_group" in self.result.created:
             groups.append(Owned("model_group", self.result.ids["model_group"], "", self.group_marker))
         report.merge(restore_recorded(self.client, report, groups, listing, self.options))
+        if not isinstance(exc, Exception) or (isinstance(exc, ClusterError) and outcome_unknown(exc)):
+            report.merge(_late(self, report))
         for note in report.notes:
             add_note(exc, note)
         if report.clean:
@@ -307,6 +309,35 @@ class _Run:
         for note in getattr(exc, "__notes__", []):
             add_note(left, note)
         raise left from exc
+
+
+LATE_CREATE_PAUSE = 0.5
+
+
+def _late(run: "_Run", report: TeardownReport) -> TeardownReport:
+    """A request in flight when the run was interrupted (or lost its answer) may still create something after
+    the rollback looked: look again after a pause, and remove what turned up."""
+    done = {d["id"] for d in [*report.deleted, *report.missing]}
+    out = TeardownReport()
+    for _attempt in range(2):
+        run.options.sleep(LATE_CREATE_PAUSE)
+        try:
+            late = [r for r in all_owned(run.client, kinds_of(run.plan.names.consumers))
+                    if r.marker.run == run.plan.run_id and r.id not in done]
+        except ClusterError as err:
+            out.errors.append(f"looking for late creates of this run: {err}")
+            return out
+        if not late:
+            return out
+        ids: dict[str, list[str]] = {}
+        for res in late:
+            ids.setdefault(res.kind, []).append(res.id)
+        found = teardown(run.client, ids, run.options, run.journal)
+        found.merge(restore_recorded(run.client, found, [r for r in late if r.kind == "model_group"], None,
+                                     run.options))
+        out.merge(found)
+        done |= {r.id for r in late}
+    return out
 
 
 def end_lease(client: "OpenSearch", provisioned: Provisioned) -> None:

@@ -56,7 +56,7 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions, dire
     legacy = bool(pending_changes(entries))  # a run from before the settings record was kept in the cluster
     report = teardown(client, ids, options, journal if entries else None,
                       needed_by_others(client, leaving, listing if not _turns_flags_on(entries) else None)
-                      if legacy else (), restore_settings=not foreign)
+                      if legacy else (), restore_settings=not foreign, deployed=deployed_models(listing))
     groups = [r for r in listing if r.kind == "model_group" and r.marker.run == journal.run_id]
     report.merge(restore_recorded(client, report, groups, listing, options))
     if foreign:
@@ -87,7 +87,7 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
     cluster = cluster or ClusterId(client)
     journals = [j for j in runs(directories) if _is_up_of(j.entries(), blueprint.name)
                 and (not pending_changes(j.entries()) or cluster.owns(j))]
-    report = teardown(client, ids, options)
+    report = teardown(client, ids, options, deployed=deployed_models(listing))
     leaving = [rid for rids in ids.values() for rid in rids]
     journals = [j for j in journals if pending_changes(j.entries())]  # runs from before the cluster record
     if report.leftovers or report.errors:
@@ -101,6 +101,11 @@ def remove_blueprint(client: "OpenSearch", blueprint: Union["Blueprint", "Bluepr
     if journals:
         report.merge(retry_deferred(client, directories, options, cluster, [j.run_id for j in journals]))
     return report
+
+
+def deployed_models(listing: Sequence[Owned]) -> set[str]:
+    """Models a search shows DEPLOYED: no deploy of theirs is still running."""
+    return {r.id for r in listing if r.kind == "model" and r.doc.get("model_state") == "DEPLOYED"}
 
 
 def _turns_flags_on(entries: list[dict]) -> bool:

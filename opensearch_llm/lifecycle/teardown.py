@@ -88,14 +88,15 @@ def retry_transient(options: RunOptions, call: Callable[..., T], *args: Any) -> 
     return retrying(call, *args)
 
 
-def delete_one(client: "OpenSearch", kind: str, rid: str, options: RunOptions) -> bool:
+def delete_one(client: "OpenSearch", kind: str, rid: str, options: RunOptions, settle_deploy: bool = True) -> bool:
     """Delete one resource; True if it existed.
 
     A 409 (refresh lag right after a delete, or a model whose removal is still settling) is retried
     for a few seconds; a 5xx or a lost answer up to three times.
     """
     if kind == "model":
-        return retry_transient(options, model.delete, client, rid, model.Removal(sleep=options.sleep))
+        return retry_transient(options, model.delete, client, rid,
+                               model.Removal(sleep=options.sleep, settle_deploy=settle_deploy))
     deleter = MODULES[kind].delete
     failures = {"transient": 0}
 
@@ -123,10 +124,11 @@ def as_targets(ids: Mapping[str, Union[str, Sequence[str]]]) -> list[tuple[str, 
 
 def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]], options: RunOptions = RunOptions(),
              journal: Optional[Journal] = None, still_needed: Iterable[str] = (),
-             restore_settings: bool = True) -> TeardownReport:
+             restore_settings: bool = True, deployed: Iterable[str] = ()) -> TeardownReport:
     """Remove ``ids`` (kind → id or ids) in dependency order, then restore ``journal``'s settings; never raises.
 
-    ``still_needed`` are endpoint URLs of our connectors that stay (other runs): their trusted
+    ``deployed``: models a search showed DEPLOYED (no deploy of theirs can still be running, so the delete
+    need not wait for one). ``still_needed`` are endpoint URLs of our connectors that stay (other runs): their trusted
     entries stay too. Settings are left (and the restore deferred to a later ``down``/``sweep``)
     when a connector of this run could not be deleted.
     """
@@ -137,7 +139,7 @@ def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]],
             # the group's marker holds the settings record (lifecycle.ledger): it stays while its connector does
             report.errors.append(f"model_group {rid}: kept while a connector of the run is still there")
             continue
-        _delete_step(client, kind, rid, options, journal, report)
+        _delete_step(client, kind, rid, options, journal, report, rid not in set(deployed))
     if restore_settings and journal is not None:
         from opensearch_llm.lifecycle.restore import restore_journaled
 
@@ -150,10 +152,10 @@ def teardown(client: "OpenSearch", ids: Mapping[str, Union[str, Sequence[str]]],
 
 
 def _delete_step(client: "OpenSearch", kind: str, rid: str, options: RunOptions, journal: Optional[Journal],
-                 report: TeardownReport) -> None:
+                 report: TeardownReport, settle_deploy: bool = True) -> None:
     timer = StepTimer(options, f"delete {kind}")
     try:
-        existed = delete_one(client, kind, rid, options)
+        existed = delete_one(client, kind, rid, options, settle_deploy)
     except OpenSearchLLMError as exc:
         report.errors.append(f"{kind} {rid}: {exc}")
         timer.done(str(exc), status="failed")

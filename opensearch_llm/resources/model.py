@@ -38,6 +38,9 @@ class Removal:
     deadline: float = 30.0
     attempts: int = 40
     sleep: Callable[[float], None] = time.sleep
+    # a deploy may still be running (a run interrupted while deploying): deleting the model then leaves a node
+    # serving it with no document, which no API can undeploy; wait until the model leaves DEPLOYING first
+    settle_deploy: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ def delete(client: OpenSearch, model_id: str, removal: Removal = Removal()) -> b
     """
     if not stop_serving(client, model_id) or not undeploy(client, model_id):
         return False
+    if removal.settle_deploy and _wait_while_deploying(client, model_id, removal):
+        undeploy(client, model_id)  # the deploy that was running has finished: undeploy what it loaded
     retrying = Retrying(stop=stop_after_delay(removal.deadline) | stop_after_attempt(removal.attempts),
                         sleep=removal.sleep, reraise=True,
                         wait=wait_exponential(multiplier=0.1, max=1.0), retry=retry_if_exception(_still_deployed))
@@ -137,6 +142,19 @@ def delete(client: OpenSearch, model_id: str, removal: Removal = Removal()) -> b
     except NotFoundError:
         return True
     return True
+
+
+def _wait_while_deploying(client: OpenSearch, model_id: str, removal: Removal) -> bool:
+    """Wait (up to ``removal.deadline``) while the model is DEPLOYING; True when it was."""
+    waited, pause, deadline = False, 0.1, time.monotonic() + removal.deadline
+    while time.monotonic() < deadline:
+        doc = get(client, model_id)
+        if doc is None or doc.get("model_state") != "DEPLOYING":
+            return waited
+        waited = True
+        removal.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
+    return waited
 
 
 def _undeploy_and_delete(client: OpenSearch, model_id: str) -> None:
@@ -167,6 +185,8 @@ def delete_undeployed(client: OpenSearch, model_id: str, removal: Removal = Remo
 
     When it was deployed again meanwhile (a predict under traffic), fall back to :func:`delete`.
     """
+    if removal.settle_deploy and _wait_while_deploying(client, model_id, removal):
+        undeploy(client, model_id)
     with about(KIND, model_id):
         try:
             client.plugins.ml.delete_model(model_id=model_id)
