@@ -243,7 +243,8 @@ class _Run:
             switch(self.client, change, self.journal, self.options)
             self.result.switched, self.result.changed = change, True
         if action.op == UPDATE:
-            fields = {k: v for k, v in self.bp.model.extra.items() if k in UPDATABLE}
+            # is_enabled too: a model switched off by hand (drift) is switched back on
+            fields = {"is_enabled": True, **{k: v for k, v in self.bp.model.extra.items() if k in UPDATABLE}}
             kept = parse_marker(action.detail.get("marker")) or self.marker()
             marker = Marker(kept.run, kept.blueprint, kept.created, self.plan.model_hash, kept.kind, kept.owner)
             fields["description"] = with_marker(self.bp.model.description, marker)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle.drift import OUTSIDE, pipeline_drift
 from opensearch_llm.lifecycle.facts import Facts, Owned
 from opensearch_llm.lifecycle.naming import Names, fingerprint
 
@@ -76,7 +77,8 @@ def _same_model(found: Owned, model_action: "Action") -> bool:
         and str(model_action.resource_id) in str(found.doc)
 
 
-def _action(step: str, name: str, found: Optional[Owned], digest: str, model_action: "Action") -> "Action":
+def _action(step: str, name: str, found: Optional[Owned], digest: str, model_action: "Action",
+            blueprint: Optional["Blueprint"] = None) -> "Action":
     from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE, Action
 
     kind = STEP_KINDS[step]
@@ -86,6 +88,10 @@ def _action(step: str, name: str, found: Optional[Owned], digest: str, model_act
         return Action(step, NOOP, name, "exists and is ours (up never changes an index's mappings or documents)",
                       found.id)
     if found.marker.hash == digest and _same_model(found, model_action):
+        drift = _drift(blueprint, kind, found, str(model_action.resource_id)) if blueprint else []
+        if drift:
+            return Action(step, UPDATE, name, f"{OUTSIDE}: updated in place to what the blueprint says", found.id,
+                          detail={"drift": drift})
         return Action(step, NOOP, name, "exists with the same configuration", found.id)
     why = "its configuration changed" if found.marker.hash != digest else "it must point at the new model"
     if kind == "agent":
@@ -99,8 +105,19 @@ def consumer_actions(blueprint: "Blueprint", facts: Facts, names: Names, model_a
     check_capabilities(blueprint, facts)
     check_permissions(blueprint, facts, names)
     check_foreign(facts, names)
-    return [_action(step, name, facts.consumers.get(step), consumer_hash(blueprint, step), model_action)
+    return [_action(step, name, facts.consumers.get(step), consumer_hash(blueprint, step), model_action, blueprint)
             for step, name in names.consumers]
+
+
+def _drift(blueprint: "Blueprint", kind: str, found: Owned, model_id: str) -> list[str]:
+    """Hand edits of a pipeline of ours: its processors against what ``up`` would write (agents: see drift.py)."""
+    if kind == "search_pipeline" and blueprint.consumers.rag:
+        processors = [blueprint.consumers.rag.processor(model_id)]
+    elif kind == "ingest_pipeline" and blueprint.consumers.ingest:
+        processors = [blueprint.consumers.ingest.processor(model_id, blueprint.predict.input)]
+    else:
+        return []
+    return [d.text() for d in pipeline_drift(kind, processors, found.doc)]
 
 
 def flags_detail(flags: Any) -> dict:

@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence, TYPE_CHECKING
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
 from opensearch_llm.lifecycle import lease as lease_mod
+from opensearch_llm.lifecycle.drift import OUTSIDE, connector_drift, fixable_in_place, model_drift
 from opensearch_llm.lifecycle.facts import Facts, Node
 from opensearch_llm.lifecycle.ledger import SettingsRecord, record_for, record_of
 from opensearch_llm.lifecycle.placement import flags_for, heal_reason, planned_nodes, serving_text
@@ -137,8 +138,9 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     group = facts.model_group
     actions.append(Action("model_group", NOOP, names.model_group, "exists and is ours", group.id) if group
                    else Action("model_group", CREATE, names.model_group, "not found"))
-    model_action = _model_action(facts, names, m_hash, group, nodes, {n.id: n.name for n in facts.nodes})
-    actions.append(_connector_action(facts, names, c_hash, {"body": masked(body)}, model_action))
+    model_action = _model_action(facts, names, m_hash, group, nodes, {n.id: n.name for n in facts.nodes},
+                                 blueprint.model.extra)
+    actions.append(_connector_action(facts, names, c_hash, body, model_action))
     actions.append(model_action)
     actions += consumer_actions(blueprint, facts, names, model_action)
     if smoke:
@@ -191,15 +193,21 @@ def model_fingerprint(blueprint: "Blueprint") -> str:
     return fingerprint({k: v for k, v in model.items() if k in (*UPDATABLE, "name")})
 
 
-def _connector_action(facts: Facts, names: Names, c_hash: str, shown: dict, model_action: Action) -> Action:
+def _connector_action(facts: Facts, names: Names, c_hash: str, body: dict, model_action: Action) -> Action:
+    shown = {"body": masked(body)}
     conn = facts.connector
     if conn is None and model_action.op in (NOOP, UPDATE, DEPLOY):
         return Action("connector", SWITCH, names.connector, "the model's connector is gone: a new one, same model_id",
                       detail={**shown, "model": model_action.resource_id})
     if conn is None:
         return Action("connector", CREATE, names.connector, "not found", detail=shown)
-    if conn.marker.hash == c_hash:
+    drift = [d.text() for d in connector_drift(body, conn.doc)] if conn.marker.hash == c_hash else []
+    if conn.marker.hash == c_hash and not drift:
         return Action("connector", NOOP, names.connector, "exists with the same configuration", conn.id)
+    if drift and model_action.op in (NOOP, UPDATE, DEPLOY):
+        return Action("connector", SWITCH, names.connector, f"{OUTSIDE}: a new connector as the blueprint says, then "
+                      "the live model switches to it (same model_id, no downtime)", conn.id,
+                      detail={"drift": drift, **shown, "model": model_action.resource_id})
     if model_action.op in (NOOP, UPDATE, DEPLOY):
         return Action("connector", SWITCH, names.connector, "endpoint or request template changed: a new connector, "
                       "then the live model switches to it (same model_id, no downtime)", conn.id,
@@ -209,7 +217,7 @@ def _connector_action(facts: Facts, names: Names, c_hash: str, shown: dict, mode
 
 
 def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Sequence[Node] = (),
-                  node_names: Optional[dict] = None) -> Action:
+                  node_names: Optional[dict] = None, extra: Optional[dict] = None) -> Action:
     placement = {"nodes": [n.name for n in nodes], "node_ids": [n.id for n in nodes]} if nodes else {}
     found = facts.model
     if found is None:
@@ -221,6 +229,15 @@ def _model_action(facts: Facts, names: Names, m_hash: str, group: Any, nodes: Se
     if found.marker.hash != m_hash:
         return Action("model", UPDATE, names.model, "model fields changed: Update Model in place (same model_id)",
                       found.id, detail={"marker": found.marker.text(), **placement})
+    drift = model_drift(extra or {}, found.doc)
+    if drift and not fixable_in_place(drift):
+        return Action("model", REPLACE, names.model, f"{OUTSIDE}: ML Commons cannot remove a rate limiter in place; "
+                      "set model.rate_limiter in the blueprint to keep it, or accept a new model_id (--replace)",
+                      found.id, detail={"drift": [d.text() for d in drift], "consumers": [], **placement})
+    if drift:
+        return Action("model", UPDATE, names.model, f"{OUTSIDE}: Update Model back to the blueprint (same model_id)",
+                      found.id, detail={"drift": [d.text() for d in drift], "marker": found.marker.text(),
+                                        **placement})
     heal = heal_reason(found.doc)
     if heal:
         return Action("model", DEPLOY, names.model, heal, found.id, detail=placement)

@@ -45,8 +45,11 @@ def remove_run(client: "OpenSearch", journal: Journal, options: RunOptions, dire
     ids: dict[str, list[str]] = created(entries)
     start = start_entry(entries) if entries else {}
     steps = (start.get("names") or {}).get("consumers") if start else None
-    listing = all_owned(client, kinds_of(steps or []) | set(ids) if start else ALL_KINDS)
+    refused: list = []
+    listing = all_owned(client, kinds_of(steps or []) | set(ids) if start else ALL_KINDS, refused=refused)
     refuse_others([r for r in listing if r.marker.run == journal.run_id], owner)
+    if refused:  # a kind the caller may not list may hold part of the run: never report it removed
+        raise refused[0]
     for res in listing:
         if res.marker.run == journal.run_id:
             ids.setdefault(res.kind, []).append(res.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from pathlib import Path
 
@@ -42,10 +44,41 @@ def provisioned_facts(bp, state: str = "DEPLOYED", connector_hash: str | None = 
                                private_ip=True, private_ip_persistent="true"),
         model_group=Owned("model_group", "g1", names.model_group, marker),
         connector=Owned("connector", "c1", names.connector,
-                        Marker(marker.run, bp.name, marker.created, c_hash)),
+                        Marker(marker.run, bp.name, marker.created, c_hash), live_connector(bp)),
         model=Owned("model", "m1", names.model, Marker(marker.run, bp.name, marker.created, m_hash),
                     {"model_state": state, "model_group_id": "g1"}),
     )
+
+
+def live_connector(bp) -> dict:
+    """The connector as ML Commons returns it: parameters as strings, action types upper-cased, client_config
+    defaults filled in, no credential."""
+    body = bp.connector.body
+    return {"name": body["name"], "protocol": body.get("protocol"),
+            "parameters": {k: str(v) for k, v in body.get("parameters", {}).items()},
+            "actions": [{**a, "action_type": str(a["action_type"]).upper()} for a in body.get("actions", [])],
+            "client_config": {"max_connection": 30, "retry_backoff_policy": "constant", "max_retry_times": 0,
+                              **body.get("client_config", {})}}
+
+
+def test_a_hand_edited_connector_parameter_is_drift_repaired_by_a_switch() -> None:
+    bp = blueprint()
+    facts = provisioned_facts(bp)
+    doc = live_connector(bp)
+    doc["parameters"]["max_tokens"] = "16"
+    facts = replace(facts, connector=replace(facts.connector, doc=doc))
+    plan = planner.build(bp, facts, names_for(bp), "run2")
+    action = plan.action("connector")
+    assert action.op == "switch" and plan.action("model").op == "noop", ops(plan)
+    assert 'connector.parameters.max_tokens: "16" → "4096" (changed outside opensearch-llm)' in action.detail["drift"]
+
+
+def test_a_hand_set_rate_limiter_is_drift_and_one_the_blueprint_lacks_needs_a_replace() -> None:
+    bp = blueprint()
+    facts = provisioned_facts(bp)
+    model = replace(facts.model, doc={**facts.model.doc, "rate_limiter": {"limit": "4", "unit": "MINUTES"}})
+    plan = planner.build(bp, replace(facts, model=model), names_for(bp), "run2")
+    assert plan.action("model").op == "replace" and "rate limiter" in plan.action("model").reason
 
 
 def ops(plan) -> dict:
