@@ -31,6 +31,7 @@ from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.switch import finish, revert
 from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.lifecycle.consumers import replace_message, with_consumers
+from opensearch_llm.resources import settings as settings_mod
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -333,6 +334,21 @@ def status(client: "OpenSearch", *, all_users: bool = False) -> list[dict]:
              "state": r.doc.get("model_state", ""), "serving": serving_text(r.doc, names) if r.kind == "model" else ""}
             for r in found]
     return sorted(rows, key=lambda r: (r["created"], r["kind"]), reverse=True)
+
+
+def problems(client: "OpenSearch", blueprints: Sequence["Blueprint"] = (), *,
+             options: RunOptions = RunOptions()) -> list[dict]:
+    """What is wrong in the cluster beyond our resources, each with its fix: ghost deployments, settings entries
+    of ours that nothing explains and, for ``blueprints``, drift (see :mod:`opensearch_llm.lifecycle.findings`)."""
+    from opensearch_llm.lifecycle import findings
+
+    found = findings.ghosts(client)
+    listing = facts_mod.all_owned(client, facts_mod.MODEL_KINDS)
+    trusted = settings_mod.read(client).trusted
+    found += findings.unexplained(trusted, listing, journal_dirs(override=options.journal_dir))
+    checked = dataclasses.replace(options, preflight=False)
+    found += findings.drifted([plan(client, bp, options=checked, smoke=False) for bp in blueprints])
+    return found
 
 
 def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: bool = False,

@@ -12,6 +12,8 @@ from opensearch_llm.cli.options import (
 from opensearch_llm.cli.fleet_output import expand, finish, jobs_option
 from opensearch_llm.cli.output import emit_json, json_option, progress
 
+CHANGES_PENDING = 4  # plan --exit-code: up would change something (documented in the README's exit codes)
+
 
 @click.command(help="""Check blueprint files and the environment; no cluster call. Exit 2 on any problem.
 
@@ -56,14 +58,16 @@ Example:
   opensearch-llm plan connectors/deepseek-chat.yaml
 """)
 @click.argument("blueprints", nargs=-1, required=True, type=click.Path())
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help=f"Exit {CHANGES_PENDING} when up would change anything (drift included), 0 when not: a CI drift check.")
 @preflight_option
 @jobs_option
 @blueprint_options
 @connection_options
 @json_option
 @click.pass_context
-def plan(ctx: click.Context, blueprints: tuple, no_preflight: bool, jobs: int, env_file: Optional[str],
-         overrides: tuple, as_json: bool, **conn: Any) -> None:
+def plan(ctx: click.Context, blueprints: tuple, exit_code: bool, no_preflight: bool, jobs: int,
+         env_file: Optional[str], overrides: tuple, as_json: bool, **conn: Any) -> None:
     """Plan blueprints."""
     from opensearch_llm import api
     from opensearch_llm.lifecycle.plan import render
@@ -75,13 +79,17 @@ def plan(ctx: click.Context, blueprints: tuple, no_preflight: bool, jobs: int, e
     options = RunOptions(preflight=not no_preflight, on_warning=warning_printer())
     if len(paths) > 1:
         outcomes = api.plan_many(make_client(**conn), load(paths, env_file, overrides), options=options, jobs=jobs)
-        ctx.exit(finish(outcomes, "plan", as_json, lambda p: click.echo(render(p))))
+        worst = finish(outcomes, "plan", as_json, lambda p: click.echo(render(p)))
+        pending = exit_code and any(o.result is not None and o.result.changes for o in outcomes)
+        ctx.exit(worst or (CHANGES_PENDING if pending else 0))
     bp = load(paths, env_file, overrides)[0]
     the_plan = api.plan(make_client(**conn), bp, options=options)
     if as_json:
         emit_json(the_plan.to_dict())
     else:
         click.echo(render(the_plan))
+    if exit_code and the_plan.changes:
+        ctx.exit(CHANGES_PENDING)
 
 
 @click.command(help="""Provision blueprints (idempotent) and smoke-test them; several run -j at a time, with one
@@ -176,23 +184,39 @@ def down(ctx: click.Context, blueprints: tuple, run_id: Optional[str], jobs: int
     raise_if_left(report, "down")
 
 
-@click.command(help="""List our resources in the cluster, by run and blueprint.
+@click.command(help="""List our resources in the cluster, by run and blueprint, and what is wrong: ghost
+deployments (served with no model document), settings entries of ours that nothing explains and, for the
+BLUEPRINTs given, drift (a hand edit of the connector, model or pipelines). Each problem comes with its fix;
+any problem exits 1.
 
 \b
 Example:
   opensearch-llm status --json
+  opensearch-llm status deepseek-chat
 """)
+@click.argument("blueprints", nargs=-1, type=click.Path())
 @all_users_option
+@blueprint_options
 @connection_options
 @json_option
-def status(all_users: bool, as_json: bool, **conn: Any) -> None:
+def status(blueprints: tuple, all_users: bool, as_json: bool, env_file: Optional[str], overrides: tuple,
+           **conn: Any) -> None:
     """Show our resources."""
     from opensearch_llm import api
+    from opensearch_llm.errors import OpenSearchLLMError
 
-    rows = api.status(make_client(**conn), all_users=all_users)
+    client = make_client(**conn)
+    rows = api.status(client, all_users=all_users)
+    found = api.problems(client, load(expand(blueprints), env_file, overrides) if blueprints else ())
     if as_json:
-        emit_json(rows)
-        return
+        emit_json(rows + found)
+    else:
+        _show_status(rows, found)
+    if found:
+        raise OpenSearchLLMError(f"{len(found)} problem(s): see above for each and its fix")
+
+
+def _show_status(rows: list, found: list) -> None:
     if not rows:
         click.echo("no opensearch-llm resources in this cluster")
     for r in rows:
@@ -200,6 +224,8 @@ def status(all_users: bool, as_json: bool, **conn: Any) -> None:
         serving = f" on {r['serving']}" if r.get("serving") else ""
         click.echo(f"{r['created']}  {r['run']:<24} {r['run_kind']:<5} {r['blueprint']:<20} {r['kind']:<15} "
                    f"{r['id']}  {r['name']} {r['state']}{serving}{owner}")
+    for f in found:
+        click.echo(f"PROBLEM  {f['problem']}: {f['id']}: {f['detail']}\n         fix: {f['fix']}")
 
 
 @click.command(help="""The whole lifecycle on embedded defaults: a local OpenSearch node, the offline

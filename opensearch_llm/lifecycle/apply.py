@@ -249,6 +249,7 @@ class _Run:
             marker = Marker(kept.run, kept.blueprint, kept.created, self.plan.model_hash, kept.kind, kept.owner)
             fields["description"] = with_marker(self.bp.model.description, marker)
             model.update(self.client, model_id, fields)
+            model.until_searchable(self.client, model_id, fields, self.options.sleep)
             self.result.updated, self.result.changed = sorted(fields), True
         if action.op == DEPLOY:
             model.deploy(self.client, model_id, action.detail.get("node_ids") or ())

@@ -254,7 +254,7 @@ def render(plan: Plan) -> str:
         rid = f" [{a.resource_id}]" if a.resource_id else ""
         lines.append(f"  {symbols.get(a.op, ' ')} {a.step:<15} {a.op:<8} {a.name}{rid}: {a.reason}")
         for key, value in a.detail.items():
-            text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+            text = json.dumps(value, sort_keys=True, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
             lines.append(f"      {key}: {text}")
     if plan.busy:
         lines.append(f"  another run ({plan.busy['run']}, by {plan.busy['by']}, since {plan.busy['since']}) is "

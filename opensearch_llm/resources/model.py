@@ -102,6 +102,28 @@ def update(client: OpenSearch, model_id: str, fields: dict) -> None:
         client.plugins.ml.update_model(model_id=model_id, body=fields)
 
 
+def until_searchable(client: OpenSearch, model_id: str, fields: dict, sleep: Callable[[float], None],
+                     attempts: int = 12) -> None:
+    """Wait until a search shows the model with ``fields``: 2.19 makes an Update Model searchable only at the next
+    refresh (about 1 s), and a ``plan`` right after would read the old fields from its search (false drift)."""
+    for _attempt in range(attempts):
+        with about(KIND, model_id):
+            found = search(client.plugins.ml.search_models, {"query": {"ids": {"values": [model_id]}}})
+        if found and all(_loose(found[0].get(k, True if k == "is_enabled" else None)) == _loose(v)
+                         for k, v in fields.items()):
+            return
+        sleep(0.15)
+
+
+def _loose(value: object) -> object:
+    """Numbers and booleans as the strings ML Commons may return them as."""
+    if isinstance(value, dict):
+        return {k: _loose(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_loose(v) for v in value]
+    return str(value).lower() if isinstance(value, (bool, int, float)) else value
+
+
 def stop_serving(client: OpenSearch, model_id: str) -> bool:
     """Make the model refuse predicts and never auto-deploy again (Update Model, 2.12+); False when missing.
 
