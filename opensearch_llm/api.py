@@ -31,7 +31,6 @@ from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.switch import finish, revert
 from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.lifecycle.consumers import replace_message, with_consumers
-from opensearch_llm.resources import settings as settings_mod
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -342,13 +341,7 @@ def problems(client: "OpenSearch", blueprints: Sequence["Blueprint"] = (), *,
     of ours that nothing explains and, for ``blueprints``, drift (see :mod:`opensearch_llm.lifecycle.findings`)."""
     from opensearch_llm.lifecycle import findings
 
-    found = findings.ghosts(client)
-    listing = facts_mod.all_owned(client, facts_mod.MODEL_KINDS)
-    trusted = settings_mod.read(client).trusted
-    found += findings.unexplained(trusted, listing, journal_dirs(override=options.journal_dir))
-    checked = dataclasses.replace(options, preflight=False)
-    found += findings.drifted([plan(client, bp, options=checked, smoke=False) for bp in blueprints])
-    return found
+    return findings.collect(client, blueprints, journal_dirs(override=options.journal_dir))
 
 
 def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: bool = False,

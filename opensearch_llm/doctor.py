@@ -325,7 +325,27 @@ def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, en
     checks, state = cluster_checks(client)
     for found in offline:
         checks += found.with_settings(state)
+    if state:
+        checks.append(problems_check(client, [f.blueprint for f in offline if f.blueprint is not None]))
     return Report(checks, list(state.features) if state else [], _models(client) if state else [])
+
+
+def problems_check(client: "OpenSearch", blueprints: Sequence["Blueprint"]) -> Check:
+    """Ghost deployments, settings entries of ours nothing explains, and the blueprints' drift (lifecycle.findings)."""
+    from opensearch_llm.errors import OpenSearchLLMError
+    from opensearch_llm.lifecycle.findings import collect
+    from opensearch_llm.lifecycle.journal import journal_dirs
+
+    name = "ghosts, drift, stray settings"
+    try:
+        found = collect(client, blueprints, journal_dirs())
+    except OpenSearchLLMError as exc:
+        return Check(name, False, mask_text(excerpt(str(exc), 300)), "see docs/permissions.md")
+    if not found:
+        return Check(name, True, "none" + (f" (drift checked: {', '.join(bp.name for bp in blueprints)})"
+                                           if blueprints else ""))
+    return Check(name, False, mask_text("; ".join(f"{f['problem']} {f['id']}: {f['detail']}" for f in found)),
+                 "; ".join(dict.fromkeys(f["fix"] for f in found)))
 
 
 def _models(client: "OpenSearch") -> list[dict]:

@@ -27,7 +27,7 @@ Generated from the help text of every command by `{REGENERATE}`; do not edit by 
 Every cluster command takes the same connection options (`--url`/`OPENSEARCH_URL`, `--username`,
 `--password`, `--ca-certs`, `--insecure`); `--json` prints one JSON document on stdout while progress goes to
 stderr. Exit codes: 0 ok · 1 operation failed · 2 invalid input (nothing changed) · 3 resources left behind ·
-130 interrupted.
+4 `plan --exit-code`: `up` would change something (drift included) · 130 interrupted.
 
 ## Shell completion
 

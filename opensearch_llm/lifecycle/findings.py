@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from opensearchpy import OpenSearch
 
+    from opensearch_llm.blueprint.model import Blueprint
     from opensearch_llm.lifecycle.plan import Plan
 
 
@@ -73,3 +74,17 @@ def unexplained(trusted: Sequence[str], listing: Sequence[Owned], directories: S
                                "nothing left in the cluster and no record of ours names",
                                f"remove {regex} from {settings.TRUSTED} (nothing of ours uses it)"))
     return out
+
+
+def collect(client: "OpenSearch", blueprints: Sequence["Blueprint"], directories: Sequence["Path"]) -> list[dict]:
+    """Every finding: ghosts, unexplained settings entries and, for ``blueprints``, drift."""
+    from opensearch_llm.lifecycle import facts, plan
+    from opensearch_llm.lifecycle.naming import names_for, new_run_id
+
+    found = ghosts(client)
+    found += unexplained(settings.read(client).trusted, facts.all_owned(client, facts.MODEL_KINDS), directories)
+    plans = []
+    for bp in blueprints:
+        names = names_for(bp)
+        plans.append(plan.build(bp, facts.gather(client, bp.name, names), names, new_run_id(), smoke=False))
+    return found + drifted(plans)

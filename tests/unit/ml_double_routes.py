@@ -262,6 +262,13 @@ def get_group(d: Any, params: dict, body: dict, gid: str) -> Any:
     return dict(d.model_groups[gid])
 
 
+@route("GET", f"{ML}/profile/models")
+def profile_models(d: Any, params: dict, body: dict) -> Any:
+    served = {mid: {"model_state": "DEPLOYED", "worker_nodes": ["node-1"]} for mid, m in d.models.items()
+              if m.get("model_state") == "DEPLOYED"}
+    return {"nodes": {"node-1": {"models": served}} if served else {}}
+
+
 @route("PUT", f"{ML}/model_groups/([^/]+)")
 def update_group(d: Any, params: dict, body: dict, gid: str) -> Any:
     if gid not in d.model_groups:

@@ -259,7 +259,8 @@ def test_the_json_report_carries_checks_and_features() -> None:
     data = report.to_dict()
     assert data["ok"] is True and report.failed == 0
     assert [c["name"] for c in data["checks"]] == ["cluster reachable", "OpenSearch version", "opensearch-ml plugin",
-                                                   "remote inference", "nodes for remote models"]
+                                                   "remote inference", "nodes for remote models",
+                                                   "ghosts, drift, stray settings"]
     assert {f["name"]: f["supported"] for f in data["features"]}["k-NN"] is True
     assert set(data["features"][0]) == {"name", "supported", "detail"}
 
