@@ -189,6 +189,7 @@ def _smoke_marker(the_plan: plan_mod.Plan) -> Marker:
 def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
     """Remove the run after a failed smoke probe; LeftoversError (exit 3) when something stays."""
     report = removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir))
+    exc.rollback_report = report  # type: ignore[attr-defined]  # smoke --json lists what went
     if report.clean:
         add_note(exc, "rolled back this run: " + report.summary())
         return
@@ -196,7 +197,9 @@ def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc:
     if not isinstance(exc, Exception):  # Ctrl-C stays an interrupt (exit 130)
         add_note(exc, tail)
         return
-    raise LeftoversError(f"{exc}\n  {tail}", leftovers=report.leftovers, errors=report.errors) from exc
+    left = LeftoversError(f"{exc}\n  {tail}", leftovers=report.leftovers, errors=report.errors)
+    left.rollback_report = report  # type: ignore[attr-defined]
+    raise left from exc
 
 
 def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
@@ -285,16 +288,21 @@ def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions
     run_id = new_run_id()
     started = time.perf_counter()
     result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
+    rolled_back: Optional[TeardownReport] = None
     try:
         up_result = up(client, blueprint, options=options, run_id=run_id, mode=SMOKE)
         result.smoke, result.ok = up_result.smoke, True
         result.checks = up_result.smoke.checks if up_result.smoke else []
     except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
-        result.error = str(exc)
+        result.error = mask_text(str(exc))
         result.checks = list(getattr(exc, "checks", []))
+        rolled_back = getattr(exc, "rollback_report", None)
     finally:
         report = removal.remove_run(client, _journal(options, run_id), options,
                                     journal_dirs(override=options.journal_dir))
+        if rolled_back is not None:  # the rollback removed the run already: say what it removed
+            rolled_back.merge(report)
+            report = rolled_back
         result.teardown = report.to_dict()
         result.seconds = time.perf_counter() - started
         if not report.clean:

@@ -51,7 +51,7 @@ _LOG = logging.getLogger(__name__)
 
 # statuses: ok | pull (missing, ollama.pull fetches it) | legacy (answered, not listed) | refused (key)
 #           | not-offered (model) | unreachable | no-listing | unavailable (other answer) | skipped
-REFUSALS = ("refused", "not-offered")
+REFUSALS = ("refused", "not-offered", "wrong-url")
 WARNINGS = ("legacy", "unreachable", "no-listing", "unavailable")
 
 
@@ -92,6 +92,7 @@ class _Request:
     model: str
     models_path: str
     secrets: Sequence[str]
+    wrong_base_url_on_404: bool = False  # preflight.not_found: wrong_base_url
 
 
 def _log_warning(message: str) -> None:
@@ -128,7 +129,7 @@ def build_request(blueprint: "Blueprint") -> _Request:
     return _Request(url=url, shown_url=shown, provider=mask_text(provider, secrets),
                     headers={str(k): fill(str(v), params, credential, reveal=True) for k, v in headers.items()},
                     model=fill(spec.model, params, credential, reveal=False), models_path=spec.models,
-                    secrets=secrets)
+                    secrets=secrets, wrong_base_url_on_404=spec.not_found == "wrong_base_url")
 
 
 def fill(template: str, params: Mapping[str, Any], credential: Mapping[str, Any], *, reveal: bool) -> str:
@@ -186,6 +187,11 @@ def _judge(report: PreflightReport, request: _Request, response: "requests.Respo
     if status in REFUSED_STATUSES:
         report.status = "refused"
         report.reason = f"{request.provider} refused the key: {where}: {provider_text(response, request.secrets)}"
+    elif status == 404 and request.wrong_base_url_on_404:
+        report.status = "wrong-url"
+        base = request.shown_url.rsplit("/models", 1)[0]
+        report.reason = (f"{where}: there is no OpenAI-compatible API at {base} (llama.cpp, vLLM, LM Studio and "
+                         f"OpenAI serve it under /v1: {base.rstrip('/')}/v1)")
     elif status in NO_LISTING_STATUSES:
         report.status = "no-listing"
         report.reason = f"preflight skipped: {where} (no model listing); going on without checking the model"
@@ -230,20 +236,24 @@ def provider_text(response: "requests.Response", secrets: Sequence[str] = ()) ->
     """The provider's error message, ``error.message`` (OpenAI), ``error`` (Ollama), else the body's start:
     masked (every registered secret and ``secrets``) before it is cut to 300 characters, so no cut-off
     secret escapes the mask."""
+    from opensearch_llm.resources.predict import error_text
+
     try:
         body = response.json()
     except ValueError:
         text = " ".join(response.text.split()) or response.reason or ""
     else:
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            error = error.get("message") or json.dumps(error)
-        text = error if isinstance(error, str) else json.dumps(body)
+        text = error_text(body)
     return excerpt(mask_text(text, secrets), 300)
 
 
 def _hint(blueprint: "Blueprint", report: PreflightReport) -> str:
     text = _source_text(blueprint)
+    if report.status == "wrong-url":
+        base = report.url.rsplit("/models", 1)[0].rstrip("/")
+        names = [m.group(1) for m in ENV_REF.finditer(text) if m.group(1).endswith("BASE_URL")]
+        how = f"{names[0]}={base}/v1" if names else f"--set connector.parameters.base_url={base}/v1"
+        return f"set {how}; --no-preflight skips this check"
     if report.status == "refused":
         names = sorted({m.group(1) for m in ENV_REF.finditer(text) if SECRET_NAME.search(m.group(1))})
         which = f"check {' / '.join(names)}" if names else "check connector.credential"

@@ -83,7 +83,8 @@ def _preflight(data: Dict[str, Any]) -> Optional[PreflightSpec]:
     return PreflightSpec(url=raw.get("url", ""), models=raw.get("models", ""),
                          model=raw.get("model", PreflightSpec.model),
                          headers=dict(headers) if isinstance(headers, dict) else None,
-                         enabled=raw.get("enabled", True) is not False)
+                         enabled=raw.get("enabled", True) is not False,
+                         not_found=raw.get("not_found", PreflightSpec.not_found))
 
 
 def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:

@@ -204,6 +204,7 @@ class PreflightSpec:
     model: str = "${parameters.model}"
     headers: Optional[Dict[str, str]] = None
     enabled: bool = True
+    not_found: str = "no_listing"  # or wrong_base_url: a 404 on the listing means the base URL is wrong
 
 
 @dataclass(frozen=True)

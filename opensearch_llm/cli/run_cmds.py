@@ -10,7 +10,7 @@ from opensearch_llm.cli.options import (
     blueprint_options, connection_options, load, make_client, parse_params, run_options,
 )
 from opensearch_llm.cli.fleet_output import expand, jobs_option
-from opensearch_llm.cli.output import emit_json, json_option, progress
+from opensearch_llm.cli.output import emit_json, for_terminal, json_option, progress
 
 param_options = [
     click.option("--system", default=None, help="System prompt."),
@@ -44,11 +44,11 @@ def _render(result: Any, as_json: bool, prefix: str = "") -> None:
         emit_json(result.to_dict())
         return
     if result.reasoning:
-        progress(f"reasoning: {result.reasoning}")
+        progress(f"reasoning: {for_terminal(result.reasoning, err=True)}")
     if result.streamed:
         click.echo("")
     elif result.text or not result.tool_calls:
-        click.echo(f"{prefix}{result.text}")
+        click.echo(f"{prefix}{for_terminal(result.text)}")
     for call in result.tool_calls or []:
         fn = call.get("function", {}) if isinstance(call, dict) else {}
         click.echo(f"{prefix}tool call {call.get('id', '')}: {fn.get('name')}({fn.get('arguments', '')})")
@@ -61,7 +61,7 @@ def _chunk_printer(prefix: str = "") -> Any:
         if not started:
             started.append(True)
             click.echo(prefix, nl=False)
-        click.echo(text, nl=False)
+        click.echo(for_terminal(text), nl=False)
     return on_chunk
 
 

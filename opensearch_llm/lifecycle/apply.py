@@ -296,6 +296,7 @@ class _Run:
             report.merge(_late(self, report))
         for note in report.notes:
             add_note(exc, note)
+        exc.rollback_report = report  # type: ignore[attr-defined]  # smoke --json lists what went
         if report.clean:
             add_note(exc, f"rolled back this run: {report.summary()}")
             return
@@ -308,6 +309,7 @@ class _Run:
         left = LeftoversError(
             f"{exc}\n  rollback incomplete: {report.summary()}; finish it with: "
             f"opensearch-llm sweep --run {self.plan.run_id} --yes", leftovers=report.leftovers, errors=report.errors)
+        left.rollback_report = report  # type: ignore[attr-defined]
         for note in getattr(exc, "__notes__", []):
             add_note(left, note)
         raise left from exc

@@ -71,15 +71,36 @@ def _not_taken(exc: BaseException) -> bool:
 
 
 def provider_message(remote_body: str) -> str:
-    """The provider's own message from an upstream error body (OpenAI or Ollama shape)."""
+    """The provider's own message from an upstream error body, readable whatever its shape: OpenAI's
+    ``{"error": {"message"}}``, Ollama's and llama.cpp's ``{"error": "..."}``, FastAPI's ``{"detail": "..."}`` or
+    ``{"detail": [{"loc", "msg"}]}`` (vLLM, llama-cpp-python), ``{"message": "..."}``; else the body as JSON."""
     try:
         data = json.loads(remote_body)
     except ValueError:
         return remote_body.strip()
-    err = data.get("error") if isinstance(data, dict) else None
-    if isinstance(err, dict):
-        return str(err.get("message") or err)
-    return str(err or data)
+    return error_text(data)
+
+
+def error_text(data: object) -> str:
+    """See :func:`provider_message`."""
+    if not isinstance(data, dict):
+        return json.dumps(data) if not isinstance(data, str) else data
+    for key in ("error", "detail", "message"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict) and (value.get("message") or value.get("msg")):
+            return str(value.get("message") or value.get("msg"))
+        if isinstance(value, list) and value:
+            return "; ".join(_item(v) for v in value)
+    return json.dumps(data, sort_keys=True)
+
+
+def _item(value: object) -> str:
+    if isinstance(value, dict):
+        where = ".".join(str(p) for p in value.get("loc", []) if p != "body")
+        return f"{where}: {value.get('msg')}" if where and value.get("msg") else str(value.get("msg") or value)
+    return str(value)
 
 
 def classify(exc: ClusterError, timeout: Optional[float] = None) -> Exception:
@@ -105,8 +126,10 @@ def classify(exc: ClusterError, timeout: Optional[float] = None) -> Exception:
         if status == 429:
             return UpstreamRateLimitError(f"rate limited by the LLM provider (429): {message}", status=status,
                                           provider_message=message, hint="retry later or lower the request rate")
+        hint = ("the provider does not serve the connector's URL: check its base URL (an OpenAI-compatible server "
+                "usually serves under /v1)") if status == 404 else None
         return UpstreamError(f"the LLM provider failed ({status}): {message}", status=status,
-                             provider_message=message)
+                             provider_message=message, hint=hint)
     if NETWORK_ERROR in reason:
         return UpstreamUnreachableError(f"OpenSearch could not reach the LLM provider: {mask_text(reason)}",
                                         status=exc.status, hint="check the endpoint URL and that the provider is up")

@@ -36,7 +36,8 @@ def test_entries_carry_provider_description_and_variables() -> None:
     openai = entries["openai-compatible"]
     assert openai.provider == "OpenAI-compatible"
     assert openai.requires == ["OPENAI_BASE_URL", "OPENAI_MODEL"]
-    assert [(v.name, v.default) for v in openai.variables if not v.required] == [("OPENAI_API_KEY", "no-key-needed")]
+    assert [(v.name, v.default) for v in openai.variables if not v.required] == [
+        ("OPENAI_ANSWER_LIMIT", "1024"), ("OPENAI_LIMIT_FIELD", "max_tokens"), ("OPENAI_API_KEY", "no-key-needed")]
     assert entries["ollama-embed"].provider == "Ollama" and entries["ollama-embed"].requires == []
 
 
@@ -88,7 +89,7 @@ def test_blueprints_lists_the_catalog(capsys: pytest.CaptureFixture) -> None:
     code, out, _err = run(capsys, "blueprints")
     assert code == 0
     assert "openai-compatible" in out and "requires OPENAI_BASE_URL, OPENAI_MODEL" in out
-    assert "reads OPENAI_API_KEY (default no-key-needed)" in out
+    assert "reads OPENAI_ANSWER_LIMIT (default 1024), OPENAI_LIMIT_FIELD (default max_tokens), OPENAI_API_KEY (default no-key-needed)" in out
 
 
 def _schema_target(first_line: str) -> Path:

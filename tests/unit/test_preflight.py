@@ -382,3 +382,28 @@ def test_doctor_row_fails_on_a_refusal_warns_when_it_cannot_ask_and_passes_other
     lines = doctor.render([ok, unreachable, refused]).splitlines()
     assert lines[1].startswith("WARN  deepseek-chat: preflight") and lines[2].startswith("FAIL")
     assert lines[-1] == "2 passed, 1 failed, 1 warning(s)"
+
+
+def test_a_404_at_an_openai_compatible_listing_is_a_wrong_base_url(deepseek_api: FakeDeepSeek) -> None:
+    path = ROOT / "connectors" / "openai-compatible.yaml"
+    env = {"OPENAI_BASE_URL": deepseek_api.url + "/nothing-here", "OPENAI_MODEL": "deepseek-v4-pro",
+           "OPENAI_API_KEY": KEY}
+    deepseek_api.fail(404, path_contains="/nothing-here")
+    refused = refusal(load_blueprint(path, env=env, env_file=False))
+    assert refused.exit_code == 2
+    assert f"there is no OpenAI-compatible API at {deepseek_api.url}/nothing-here" in refused.message
+    assert refused.hint == f"set OPENAI_BASE_URL={deepseek_api.url}/nothing-here/v1; --no-preflight skips this check"
+
+
+@pytest.mark.parametrize("body, text", [
+    ({"detail": "Not Found"}, "Not Found"),
+    ({"error": "model not loaded"}, "model not loaded"),
+    ({"error": {"message": "bad key", "type": "auth"}}, "bad key"),
+    ({"detail": [{"loc": ["body", "max_tokens"], "msg": "Input should be a valid integer"}]},
+     "max_tokens: Input should be a valid integer"),
+    ({"unexpected": 1}, '{"unexpected": 1}'),
+])
+def test_every_error_shape_of_openai_compatible_servers_reads_as_text(body: Any, text: str) -> None:
+    from opensearch_llm.resources.predict import provider_message
+
+    assert provider_message(json.dumps(body)) == text
