@@ -51,9 +51,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._logged, self._injected, self._index, self._started = False, False, None, time.time()
+        self._body = b""
         try:
             try:
-                body = self._read_body()
+                body = self._body = self._read_body()
             except ValueError:
                 self.close_connection = True
                 self._error(400, "malformed chunked request body")
@@ -71,7 +72,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         """Record this request once, before the answer reaches the client (so callers see it at once)."""
         if not self._logged:
             self._logged = True
-            record = ProxyRecord(self.command, self.path, status, self._injected, self._index, self._started)
+            record = ProxyRecord(self.command, self.path, status, self._injected, self._index, self._started,
+                                 getattr(self, "_body", b""))
             with self.server.proxy._lock:
                 self.server.proxy._log.append(record)
 

@@ -64,6 +64,16 @@ class ProxyRecord:
     injected: bool
     rule: Optional[int]
     time: float
+    body: bytes = b""  # the request body as the client sent it
+
+    def json(self) -> Any:
+        """The request body parsed as JSON (None when it is not)."""
+        import json
+
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
 
 
 def parse_rule(spec: str) -> Rule:

@@ -227,6 +227,40 @@ def fake_deepseek() -> Iterator[Any]:
         yield server
 
 
+REQUIRE_LLAMA = "OPENSEARCH_LLM_REQUIRE_LLAMA"  # set by .ci/run: a missing llama.cpp server fails, never skips
+
+
+@pytest.fixture(scope="session")
+def llama_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
+    """Start llama.cpp's OpenAI-compatible server (``opensearch_llm.testing.llama_server.LlamaServer``) on loopback:
+    ``factory(kind="fixed" | "random", api_key=None, alias="tiny-pong")``; every server stops with the session.
+    Needs the ``llama`` extra; skipped with the reason where it cannot be installed (failed when
+    ``$OPENSEARCH_LLM_REQUIRE_LLAMA`` is set, as in this project's CI)."""
+    from opensearch_llm.testing.llama_server import LlamaServer, available
+
+    why = available()
+    if why:
+        if os.environ.get(REQUIRE_LLAMA):
+            pytest.fail(f"llama.cpp's server is required here (${REQUIRE_LLAMA}): {why}")
+        pytest.skip(why)
+    started: list[LlamaServer] = []
+
+    def factory(kind: str = "fixed", api_key: Optional[str] = None, alias: str = "tiny-pong") -> LlamaServer:
+        server = LlamaServer(tmp_path_factory.mktemp("llama"), kind=kind, alias=alias, api_key=api_key).start()
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_server(llama_server_factory: Callable[..., Any]) -> Any:
+    """llama.cpp's server with a tiny model that answers ``pong`` to everything; ``url`` ends in ``/v1``."""
+    return llama_server_factory()
+
+
 @pytest.fixture
 def fake_ollama() -> Iterator[Any]:
     """A fake Ollama server on 127.0.0.1."""

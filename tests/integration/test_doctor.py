@@ -21,7 +21,8 @@ def test_everything_passes_and_says_what_up_will_change(cli: Cli, clean_cluster:
     features = lines.index("cluster features:")
     assert all(line.startswith(("PASS", " ")) for line in lines[:features]), result
     assert all(line.startswith("  yes  ") for line in lines[features + 1:-1]), result  # a local node has them all
-    assert lines[-1] == "9 passed, 0 failed"
+    assert lines[-1] == "10 passed, 0 failed"
+    assert "PASS  ghosts, drift, stray settings" in result.out and "(drift checked: deepseek-chat)" in result.out
     port = cli.env["DEEPSEEK_BASE_URL"].rsplit(":", 1)[1]
     assert r"up will add trusted endpoint ^http://127\.0\.0\.1:%s/.*$" % port in result.out
     assert "enable plugins.ml_commons.connector.private_ip_enabled" in result.out
@@ -35,11 +36,12 @@ def test_json_lists_every_check_for_two_blueprints(cli: Cli, clean_cluster: Any)
     assert data["ok"] is True
     names = [c["name"] for c in data["checks"]]
     assert names == CLUSTER_CHECKS + [f"{bp}: {what}" for bp in ("deepseek-chat", "ollama-chat")
-                                      for what in ("blueprint", "settings", "upstream", "preflight")]
+                                      for what in ("blueprint", "settings", "upstream", "preflight")] \
+        + ["ghosts, drift, stray settings"]
     version = next(c for c in data["checks"] if c["name"] == "OpenSearch version")
     assert version["detail"].startswith("OpenSearch ")
-    assert "Ollama " in data["checks"][-2]["detail"]
-    assert "accepts the key and offers" in data["checks"][-1]["detail"]
+    assert "Ollama " in data["checks"][-3]["detail"]
+    assert "accepts the key and offers" in data["checks"][-2]["detail"]
     assert {f["name"]: f["supported"] for f in data["features"]} == {
         "RAG search pipelines": True, "agents": True, "conversation memory": True,
         "ml_inference ingest processor": True, "k-NN": True}
@@ -51,7 +53,7 @@ def test_unreachable_upstream_fails_with_the_fix(cli: Cli, clean_cluster: Any) -
     assert "FAIL  deepseek-chat: upstream" in result.out
     assert "fix: start the server or set DEEPSEEK_BASE_URL to a running endpoint" in result.out
     assert "WARN  deepseek-chat: preflight" in result.out and "is not reachable from this machine" in result.out
-    assert "1 of 9 check(s) failed" in result.err
+    assert "1 of 10 check(s) failed" in result.err
 
 
 def test_unreachable_cluster_fails_with_the_fix(cli: Cli) -> None:
