@@ -187,11 +187,11 @@ def _judge(report: PreflightReport, request: _Request, response: "requests.Respo
     if status in REFUSED_STATUSES:
         report.status = "refused"
         report.reason = f"{request.provider} refused the key: {where}: {provider_text(response, request.secrets)}"
-    elif status == 404 and request.wrong_base_url_on_404:
+    elif status == 404 and request.wrong_base_url_on_404 and _answers_under_v1(request):
         report.status = "wrong-url"
         base = request.shown_url.rsplit("/models", 1)[0]
-        report.reason = (f"{where}: there is no OpenAI-compatible API at {base} (llama.cpp, vLLM, LM Studio and "
-                         f"OpenAI serve it under /v1: {base.rstrip('/')}/v1)")
+        report.reason = (f"{where}: there is no OpenAI-compatible API at {base}; it answers under "
+                         f"{base.rstrip('/')}/v1 (llama.cpp, vLLM, LM Studio and OpenAI serve it under /v1)")
     elif status in NO_LISTING_STATUSES:
         report.status = "no-listing"
         report.reason = f"preflight skipped: {where} (no model listing); going on without checking the model"
@@ -201,6 +201,19 @@ def _judge(report: PreflightReport, request: _Request, response: "requests.Respo
     else:
         _judge_listing(report, request, response, will_pull)
     return report
+
+
+def _answers_under_v1(request: _Request) -> bool:
+    """True when the listing the blueprint asks for is 404 but ``{base}/v1/models`` answers: the base URL lacks /v1
+    (an Azure deployment URL has no listing anywhere: that stays a warning)."""
+    import requests
+
+    if not request.url.endswith("/models") or request.url.rstrip("/").endswith("/v1/models"):
+        return False
+    try:
+        return requests.get(request.url[: -len("/models")] + "/v1/models", headers=request.headers, timeout=5).ok
+    except requests.RequestException:
+        return False
 
 
 def _judge_listing(report: PreflightReport, request: _Request, response: "requests.Response",

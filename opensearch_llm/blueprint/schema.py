@@ -93,9 +93,9 @@ _PREFLIGHT = _object("Preflight", "Before plan, up, smoke and doctor touch the c
     "headers": _open_map("Headers", "Headers of the GET; default: the predict action's headers (its auth "
                                     "header included).", {"type": "string"}),
     "not_found": {**_field("string", "A 404 on the listing", "no_listing (default): the server has no listing, "
-                                                           "warn and go on; wrong_base_url: the base URL is wrong "
-                                                           "(an OpenAI-compatible server lists its models under "
-                                                           "/v1), exit 2 naming it."),
+                                                           "warn and go on; wrong_base_url: when the same URL with "
+                                                           "/v1 before /models answers, the base URL lacks /v1: "
+                                                           "exit 2 naming it (else warn)."),
                   "enum": ["no_listing", "wrong_base_url"]},
 }, **{"if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
       "else": {"required": ["url", "models"]}})

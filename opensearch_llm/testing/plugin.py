@@ -21,6 +21,12 @@ when a test asks for it) is a local 3-node cluster: a :class:`opensearch_llm.loc
 ``nodes`` (name, roles, ports, pid), ``kill_node(name)`` (SIGKILL) and ``start_node(name)`` (waits until the
 node has rejoined); its line is ``$OPENSEARCH_LLM_TEST_CLUSTER_LINE``, else the first of the lines above.
 
+``llama_server`` (session scope) is llama.cpp's OpenAI-compatible server (``llama-cpp-python[server]``, the
+``llama`` extra) on loopback with a tiny model the suite writes itself, answering ``pong`` to everything; its
+``url`` ends in ``/v1`` and ``alias`` is the model id it lists. ``llama_server_factory(kind="fixed" | "random",
+api_key=None, alias="tiny-pong")`` starts more (all stop with the session). Both skip, naming why, where the
+extra is not installed, and fail instead when ``OPENSEARCH_LLM_REQUIRE_LLAMA`` is set.
+
 Provisioned blueprints for your own suites: :func:`provision` makes a fixture that loads a blueprint,
 runs ``api.up`` against the session cluster with run-scoped names (like ``smoke``), yields a
 :class:`ProvisionedBlueprint` and always tears that run down afterwards (``down --run``), whether the

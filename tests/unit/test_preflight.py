@@ -386,13 +386,20 @@ def test_doctor_row_fails_on_a_refusal_warns_when_it_cannot_ask_and_passes_other
 
 def test_a_404_at_an_openai_compatible_listing_is_a_wrong_base_url(deepseek_api: FakeDeepSeek) -> None:
     path = ROOT / "connectors" / "openai-compatible.yaml"
-    env = {"OPENAI_BASE_URL": deepseek_api.url + "/nothing-here", "OPENAI_MODEL": "deepseek-v4-pro",
-           "OPENAI_API_KEY": KEY}
-    deepseek_api.fail(404, path_contains="/nothing-here")
+    env = {"OPENAI_BASE_URL": deepseek_api.url, "OPENAI_MODEL": "deepseek-v4-pro", "OPENAI_API_KEY": KEY}
+    deepseek_api.fail(404, count=1, path_contains="/models")  # /models is 404, /v1/models answers
     refused = refusal(load_blueprint(path, env=env, env_file=False))
     assert refused.exit_code == 2
-    assert f"there is no OpenAI-compatible API at {deepseek_api.url}/nothing-here" in refused.message
-    assert refused.hint == f"set OPENAI_BASE_URL={deepseek_api.url}/nothing-here/v1; --no-preflight skips this check"
+    assert f"there is no OpenAI-compatible API at {deepseek_api.url}; it answers under {deepseek_api.url}/v1" \
+        in refused.message
+    assert refused.hint == f"set OPENAI_BASE_URL={deepseek_api.url}/v1; --no-preflight skips this check"
+
+
+def test_a_404_with_no_listing_under_v1_either_only_warns(deepseek_api: FakeDeepSeek) -> None:
+    path = ROOT / "connectors" / "openai-compatible.yaml"  # e.g. an Azure deployment URL
+    env = {"OPENAI_BASE_URL": deepseek_api.url + "/deployment", "OPENAI_MODEL": "m", "OPENAI_API_KEY": KEY}
+    deepseek_api.fail(404, path_contains="/models")
+    assert preflight(load_blueprint(path, env=env, env_file=False), warn=Warnings()).status == "no-listing"
 
 
 @pytest.mark.parametrize("body, text", [
