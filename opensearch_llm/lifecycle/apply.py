@@ -278,6 +278,9 @@ class _Run:
         for key in self.result.created:
             created.setdefault(STEP_KINDS.get(key, key), []).append(self.result.ids[key])
         listing: Optional[list[Owned]] = None
+        in_flight = not isinstance(exc, Exception) or (isinstance(exc, ClusterError) and outcome_unknown(exc))
+        if in_flight:  # a request the interrupt cut off may still create something: let it land first
+            self.options.sleep(LATE_CREATE_PAUSE)
         try:  # a create whose answer was lost still carries this run's marker
             listing = all_owned(self.client, kinds_of(self.plan.names.consumers))
             for res in listing:
@@ -292,8 +295,9 @@ class _Run:
         if self.group_marker and "model_group" in self.result.created:
             groups.append(Owned("model_group", self.result.ids["model_group"], "", self.group_marker))
         report.merge(restore_recorded(self.client, report, groups, listing, self.options))
-        if not isinstance(exc, Exception) or (isinstance(exc, ClusterError) and outcome_unknown(exc)):
+        if in_flight:
             report.merge(_late(self, report))
+            _forget_gone(report)
         for note in report.notes:
             add_note(exc, note)
         exc.rollback_report = report  # type: ignore[attr-defined]  # smoke --json lists what went
@@ -342,6 +346,15 @@ def _late(run: "_Run", report: TeardownReport) -> TeardownReport:
         out.merge(found)
         done |= {r.id for r in late}
     return out
+
+
+def _forget_gone(report: TeardownReport) -> None:
+    """Drop the errors and leftovers of resources a later pass removed after all (a group refused while a late
+    model still sat in it)."""
+    gone = {d["id"] for d in [*report.deleted, *report.missing]}
+    report.leftovers = [left for left in report.leftovers if left["id"] not in gone]
+    report.errors = [e for e in report.errors if not any(e.startswith(f"{kind} {rid}:") for kind, rid in
+                                                         ((d["kind"], d["id"]) for d in report.deleted))]
 
 
 def end_lease(client: "OpenSearch", provisioned: Provisioned) -> None:

@@ -31,7 +31,10 @@ def _all_or_nothing(client: Any, before: dict, what: str) -> str:
         return "nothing"
     kinds = sorted(r["kind"] for r in found)
     assert kinds == ["connector", "model", "model_group"], f"{what}: half-done: {found}"
-    assert [r["state"] for r in found if r["kind"] == "model"] == ["DEPLOYED"], f"{what}: {found}"
+    # by id: a search shows DEPLOYED only after the next refresh on 2.19
+    model_id = next(r["id"] for r in found if r["kind"] == "model")
+    state = client.transport.perform_request("GET", f"/_plugins/_ml/models/{model_id}").get("model_state")
+    assert state == "DEPLOYED", f"{what}: {state}: {found}"
     return "provisioned"
 
 
