@@ -22,8 +22,10 @@ from tests.integration.cli_helpers import FIGURES, Cli
 # moment (the tie-break), reads the settings again after writing them (no compare-and-set), and drops its lease
 # when it finishes; it no longer asks GET / (journals are a crash log). down reads the settings again after
 # restoring them. See docs/cluster-state.md.
-FIRST_UP = 12  # without polls
-NEW_UP = 12  # without polls
+# 13 without polls: 12 when the settings write can reuse the plan's read (taken less than 0.1 s before, which a
+# busy machine does not always manage: then it reads again)
+FIRST_UP = 13
+NEW_UP = 13
 UNCHANGED_UP = 6  # the issue asks for 5: see the module docstring
 DOWN = 12  # the issue asks for 7: see the module docstring
 POLL = r"^GET /_plugins/_ml/models/[^/]+$"
