@@ -80,7 +80,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             if helpers else []:
         terminalreporter.write_line(f"requests per command: first up on the cluster {first} ({first_polls} deploy "
                                     f"polls), new up {new_up} ({polls} polls), unchanged up {unchanged}, down {down}")
-    if helpers and any(v for k, v in helpers.FIGURES.items() if k not in ("live_changes", "request_counts")):
+    for line in (helpers.FIGURES.get("ghosts") or []) if helpers else []:
+        terminalreporter.write_line(f"ghost deployment (served with no model document) appeared during {line}")
+    if helpers and any(v for k, v in helpers.FIGURES.items() if k not in ("live_changes", "request_counts", "ghosts")):
         f = helpers.FIGURES
         terminalreporter.write_line(
             f"fault figures: {f['fault_cases']} step x fault cases, {f['faults_injected']} faults injected, "

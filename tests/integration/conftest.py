@@ -28,12 +28,24 @@ def persistent_settings(client: Any) -> dict:
     return {"persistent": s["persistent"], "transient": s["transient"]}
 
 
+def served_without_document(client: Any) -> set:
+    """Model ids a node serves that have no model document (ghost deployments: only a node restart clears them)."""
+    from opensearch_llm.lifecycle.findings import ghosts
+
+    return {g["id"] for g in ghosts(client)}
+
+
 @pytest.fixture
-def clean_cluster(opensearch_client: Any) -> Iterator[Any]:
-    """Asserts the test leaves none of our resources and the settings as they were."""
+def clean_cluster(request: pytest.FixtureRequest, opensearch_client: Any) -> Iterator[Any]:
+    """Asserts the test leaves none of our resources and the settings as they were; a ghost deployment that appears
+    during the test is recorded against it (FIGURES["ghosts"], printed in the summary)."""
     before = persistent_settings(opensearch_client)
     assert ours(opensearch_client) == [], "a previous test left resources behind"
+    ghosts_before = served_without_document(opensearch_client)
     yield opensearch_client
+    new_ghosts = served_without_document(opensearch_client) - ghosts_before
+    if new_ghosts:
+        FIGURES.setdefault("ghosts", []).append(f"{request.node.nodeid}: {sorted(new_ghosts)}")
     left = ours(opensearch_client)
     after = persistent_settings(opensearch_client)
     if left:

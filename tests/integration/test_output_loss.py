@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.cli_helpers import Cli
-from tests.integration.conftest import ours, persistent_settings
+from tests.integration.conftest import ours, persistent_settings, served_without_document
 
 
 def _env(cli: Cli) -> dict:
@@ -38,27 +38,18 @@ def _all_or_nothing(client: Any, before: dict, what: str) -> str:
     return "provisioned"
 
 
-def _no_ghosts(client: Any, what: str) -> None:
-    profile = client.transport.perform_request("GET", "/_plugins/_ml/profile/models")
-    served = {mid for node in (profile.get("nodes") or {}).values() for mid in (node.get("models") or {})}
-    for model_id in served:
-        try:
-            client.transport.perform_request("GET", f"/_plugins/_ml/models/{model_id}")
-        except Exception as exc:  # noqa: BLE001 - a 404 is the ghost this test is about
-            raise AssertionError(f"{what}: model {model_id} is served with no document ({exc})") from exc
-
-
-def _down_and_check(cli: Cli, client: Any, before: dict, what: str) -> None:
+def _down_and_check(cli: Cli, client: Any, before: dict, what: str, ghosts: set) -> None:
     down = cli("down", "deepseek-chat")
     assert down.code == 0, f"{what}: {down}"
     assert ours(client) == [] and persistent_settings(client) == before, what
-    _no_ghosts(client, what)
+    new = served_without_document(client) - ghosts  # one an earlier test left is not this run's
+    assert not new, f"{what}: served with no model document (a ghost deployment): {sorted(new)}"
 
 
-def _lines(cli: Cli, client: Any, before: dict, *args: str) -> int:
+def _lines(cli: Cli, client: Any, before: dict, ghosts: set, *args: str) -> int:
     full = cli("up", "deepseek-chat", *args)
     assert full.code == 0, full
-    _down_and_check(cli, client, before, "counting lines")
+    _down_and_check(cli, client, before, "counting lines", ghosts)
     return len((full.out + full.err).splitlines())
 
 
@@ -66,14 +57,15 @@ def _lines(cli: Cli, client: Any, before: dict, *args: str) -> int:
 def test_up_piped_into_head_never_stops_half_way(smoke: bool, cli: Cli, clean_cluster: Any) -> None:
     args = () if smoke else ("--no-smoke",)
     before = persistent_settings(clean_cluster)
-    total = _lines(cli, clean_cluster, before, *args)
+    ghosts = served_without_document(clean_cluster)
+    total = _lines(cli, clean_cluster, before, ghosts, *args)
     outcomes = []
     for n in range(1, total + 1):
         command = " ".join([sys.executable, "-m", "opensearch_llm", "up", "deepseek-chat", *args])
         subprocess.run(["bash", "-c", f"{command} 2>&1 | head -{n} >/dev/null"], cwd=cli.cwd, env=_env(cli),
                        timeout=180, check=False)
         outcomes.append(_all_or_nothing(clean_cluster, before, f"up | head -{n}"))
-        _down_and_check(cli, clean_cluster, before, f"up | head -{n}")
+        _down_and_check(cli, clean_cluster, before, f"up | head -{n}", ghosts)
     assert outcomes, "no line was counted"
 
 
@@ -84,6 +76,7 @@ STEPS = ("model group", "settings", "connector", "model", "deploy")
 @pytest.mark.parametrize("step", STEPS)
 def test_a_signal_at_any_step_rolls_back_or_finishes(sig: int, step: str, cli: Cli, clean_cluster: Any) -> None:
     before = persistent_settings(clean_cluster)
+    ghosts = served_without_document(clean_cluster)
     proc = subprocess.Popen([sys.executable, "-m", "opensearch_llm", "up", "deepseek-chat"], cwd=cli.cwd,
                             env=_env(cli), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -96,4 +89,4 @@ def test_a_signal_at_any_step_rolls_back_or_finishes(sig: int, step: str, cli: C
     outcome = _all_or_nothing(clean_cluster, before, f"{sig} after {step}")
     if proc.returncode == 130 and outcome == "nothing":
         assert "rolled back this run" in err, err
-    _down_and_check(cli, clean_cluster, before, f"{sig} after {step}")
+    _down_and_check(cli, clean_cluster, before, f"{sig} after {step}", ghosts)
