@@ -345,8 +345,9 @@ def problems_check(client: "OpenSearch", blueprints: Sequence["Blueprint"]) -> C
         return Check(name, True, "none" + (f" (drift checked: {', '.join(bp.name for bp in blueprints)})"
                                            if blueprints else ""))
     # a warning, not a failure: none of them keeps `up` from working (it repairs drift itself); status exits 1
-    return Check(name, True, mask_text("; ".join(f"{f['problem']} {f['id']}: {f['detail']}" for f in found)),
-                 "; ".join(dict.fromkeys(f["fix"] for f in found)), warn=True)
+    return Check(name, True, mask_text("; ".join(f"{f['problem']} {f['id']}: {f['detail']} (fix: {f['fix']})"
+                                                 for f in found)), "; ".join(dict.fromkeys(f["fix"] for f in found)),
+                 warn=True)
 
 
 def _models(client: "OpenSearch") -> list[dict]:
