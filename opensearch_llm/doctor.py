@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
 from opensearch_llm.features import Feature, cluster_features
-from opensearch_llm.lifecycle.plan import endpoint_urls
+from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.resources import settings
 from opensearch_llm.resources.security import Principal, whoami
 from opensearch_llm.secrets import mask_text

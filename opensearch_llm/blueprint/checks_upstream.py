@@ -32,9 +32,9 @@ def credential_destination(data: Dict[str, Any], loc: Locator, raw: Dict[str, An
     """A preflight that sends a ``${credential.*}`` (headers or URL) must GET a host the connector's actions call.
 
     The URLs are compared by scheme, host and port after ``${parameters.x}`` is filled in the way ML Commons
-    fills an action URL (:func:`opensearch_llm.lifecycle.plan.endpoint_urls`).
+    fills an action URL (:func:`opensearch_llm.blueprint.endpoints.endpoint_urls`).
     """
-    from opensearch_llm.lifecycle.plan import endpoint_urls
+    from opensearch_llm.blueprint.endpoints import endpoint_urls
 
     connector = _dict(data.get("connector"))
     actions = [a for a in connector["actions"] if isinstance(a, dict)] \

@@ -68,7 +68,7 @@ def identity_from(data: Dict[str, Any], source: str, locate: Any = None) -> Blue
 
 
 def _endpoints(data: Dict[str, Any]) -> tuple:
-    from opensearch_llm.lifecycle.plan import endpoint_urls
+    from opensearch_llm.blueprint.endpoints import endpoint_urls
 
     connector = data.get("connector")
     if not isinstance(connector, dict):

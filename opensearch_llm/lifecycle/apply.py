@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
+from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.errors import ClusterError, LeftoversError
 from opensearch_llm.lifecycle.consumer_apply import provision_consumers
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
@@ -23,7 +24,7 @@ from opensearch_llm.lifecycle.naming import (
     SMOKE, UP, Marker, now_utc, parse_marker, provisioned_by, with_marker,
 )
 from opensearch_llm.lifecycle.plan import (
-    CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan, endpoint_urls,
+    CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action, Plan,
 )
 from opensearch_llm.lifecycle.contend import contend, taken
 from opensearch_llm.lifecycle.ledger import merged, record_of

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence, TYPE_CHECKING
 
+from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
 from opensearch_llm.lifecycle import lease as lease_mod
@@ -81,18 +82,6 @@ class Plan:
         data = asdict(self)
         data["changes"] = self.changes
         return masked(data)
-
-
-def endpoint_urls(body: dict) -> list[str]:
-    """The connector's action URLs with its parameters filled in, as ML Commons checks them."""
-    params = {k: v for k, v in body.get("parameters", {}).items() if isinstance(v, str)}
-    urls = []
-    for action in body.get("actions", []):
-        url = action.get("url", "")
-        for key, value in params.items():
-            url = url.replace("${parameters.%s}" % key, value)
-        urls.append(url)
-    return urls
 
 
 NEEDS_ADMIN = "needs cluster:admin/settings/update"
