@@ -106,10 +106,36 @@ def test_connector_ids_sharing_a_token_conflict_like_ml_commons() -> None:
     ids = {"model_group": ["grp"], "connector": ["abc-L", "xyz-L"], "model": ["mod-1"]}
     double = MLDouble(id_factory=lambda kind: ids[kind].pop(0) if kind in ids else f"{kind}-id")
     client = double_client(double)
-    _, _, mid = provision(client)
-    other = connector.create(client, sample_connector())
+    gid = model_group.create(client, "group", f"g {MARKER}")
+    first = client.plugins.ml.create_connector(body=sample_connector())["connector_id"]  # no id check
+    mid = model.register(client, sample_model(first, gid))
+    other = client.plugins.ml.create_connector(body=sample_connector())["connector_id"]
     with pytest.raises(ClusterError, match=mid):  # "xyz-L" shares the token "l" with the model's "abc-L"
         connector.delete(client, other)
+
+
+def test_connector_create_keeps_only_ids_without_a_dash() -> None:
+    ids = {"model_group": ["grp"], "connector": ["abc-L", "q-r", "abcL"], "model": ["mod1"]}
+    double = MLDouble(id_factory=lambda kind: ids[kind].pop(0))
+    client = double_client(double)
+    assert connector.create(client, sample_connector()) == "abcL"
+    assert list(double.connectors) == ["abcL"], "the ids with a dash were deleted at once"
+    assert double.count("POST", r"/connectors/_create$") == 3
+
+
+def test_connector_create_keeps_a_dashed_id_it_cannot_delete_or_after_every_try() -> None:
+    ids = {"model_group": ["grp"], "connector": ["abc-L", "xyz-L"], "model": ["mod1"]}
+    double = MLDouble(id_factory=lambda kind: ids[kind].pop(0) if kind in ids else f"{kind}1")
+    client = double_client(double)
+    gid = model_group.create(client, "group", f"g {MARKER}")
+    first = client.plugins.ml.create_connector(body=sample_connector())["connector_id"]
+    model.register(client, sample_model(first, gid))
+    assert connector.create(client, sample_connector()) == "xyz-L", "a model shares its token: it cannot go"
+    made = iter(range(100))
+    dashed = MLDouble(id_factory=lambda kind: f"id-{next(made)}")
+    dashed_client = double_client(dashed)
+    assert "-" in connector.create(dashed_client, sample_connector())
+    assert dashed.count("POST", r"/connectors/_create$") == connector.CREATE_TRIES and len(dashed.connectors) == 1
 
 
 def test_register_deploys_after_configured_polls() -> None:
