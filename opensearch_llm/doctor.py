@@ -290,15 +290,18 @@ class _Offline:
 
 
 def _offline_checks(path: Union[str, Path], *, env: Optional[Mapping[str, str]], env_file: Optional[str],
-                    overrides: Sequence[str], timeout: float, preflight: bool) -> _Offline:
+                    overrides: Sequence[str], timeout: float, preflight: bool, trust_env_file: bool = False) -> _Offline:
     from opensearch_llm.blueprint import load_blueprint
+    from opensearch_llm.blueprint.env_sources import TRUST_FLAG
 
     try:
-        bp = load_blueprint(path, env=env, env_file=env_file, overrides=overrides)
+        bp = load_blueprint(path, env=env, env_file=env_file, overrides=overrides, trust_env_file=trust_env_file)
     except BlueprintError as exc:
         problems = "; ".join(str(p) for p in exc.problems[:3])
         fix = ("set the variables (see .env.example) or put them in .env / --env-file"
                if isinstance(exc, MissingEnvError) else f"run: opensearch-llm validate {path}")
+        if any(TRUST_FLAG in p.message for p in exc.problems):
+            fix = f"set the key and where it is sent in one place, or pass {TRUST_FLAG} if the env file is yours"
         return _Offline(None, [Check(f"{path}: blueprint", False, mask_text(excerpt(problems, 300)), fix)])
     checks = [Check(f"{bp.name}: blueprint", True, f"{bp.source} loads and validates"), upstream_check(bp, timeout)]
     if preflight:
@@ -316,12 +319,12 @@ def blueprint_checks(path: Union[str, Path], state: Optional[ClusterState], *,
 
 def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, env: Optional[Mapping[str, str]] = None,
         env_file: Optional[str] = None, overrides: Sequence[str] = (), timeout: float = 3.0,
-        preflight: bool = True) -> Report:
+        preflight: bool = True, trust_env_file: bool = False) -> Report:
     """Every check, shown the cluster's first, then each blueprint's (upstreams are checked even when the
     cluster is not), and the cluster's features.  Every blueprint is loaded and its upstream and preflight
     asked before the first cluster request; its settings row comes from the cluster's state afterwards."""
     offline = [_offline_checks(path, env=env, env_file=env_file, overrides=overrides, timeout=timeout,
-                               preflight=preflight) for path in blueprints]
+                               preflight=preflight, trust_env_file=trust_env_file) for path in blueprints]
     checks, state = cluster_checks(client)
     for found in offline:
         checks += found.with_settings(state)

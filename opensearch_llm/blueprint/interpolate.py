@@ -48,6 +48,10 @@ class EnvLookup:
         value = self.file_values.get(name)
         return value or None
 
+    def source(self, name: str) -> str:
+        """Where the value of ``name`` comes from: ``the environment`` or the env file's label."""
+        return "the environment" if self.env.get(name) else self.file_label
+
     def missing_message(self, name: str) -> str:
         """The message for an unset variable."""
         return (f"environment variable {name} is not set "
@@ -100,6 +104,7 @@ class Interpolation:
     problems: List[Problem] = field(default_factory=list)
     failed_paths: Set[str] = field(default_factory=set)
     secret_values: Set[str] = field(default_factory=set)
+    used: List[Tuple[KeyPath, str]] = field(default_factory=list)  # (path, variable) for each value taken
 
 
 class _Interpolator:
@@ -129,6 +134,7 @@ class _Interpolator:
         name, default = body.group(1), body.group(2)
         value = self.lookup.get(name)
         if value is not None:
+            self.result.used.append((path, name))
             if SECRET_NAME.search(name) or path[:2] == CREDENTIAL_PATH:
                 register_secret(value)
                 self.result.secret_values.add(value)

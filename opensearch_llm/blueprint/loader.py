@@ -87,7 +87,7 @@ def _preflight(data: Dict[str, Any]) -> Optional[PreflightSpec]:
                          not_found=raw.get("not_found", PreflightSpec.not_found))
 
 
-def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
+def build_blueprint(data: Dict[str, Any], source: str, env_sources: Optional[Mapping[str, str]] = None) -> Blueprint:
     """The typed :class:`Blueprint` for validated, interpolated ``data`` read from ``source``."""
     name = data["blueprint"]
     description = data.get("description", "")
@@ -114,6 +114,7 @@ def build_blueprint(data: Dict[str, Any], source: str) -> Blueprint:
         ollama=_ollama(data, connector),
         preflight=_preflight(data),
         consumers=build_consumers(data),
+        env_sources=tuple(sorted((env_sources or {}).items())),
     )
 
 
@@ -122,33 +123,32 @@ def _raise_for(problems: List[Problem], only_env: bool) -> None:
 
 
 def load_blueprint(path: PathArg, *, env: Optional[Mapping[str, str]] = None,
-                   env_file: Optional[PathArg] = None, overrides: Sequence[str] = ()) -> Blueprint:
+                   env_file: Optional[PathArg] = None, overrides: Sequence[str] = (),
+                   trust_env_file: bool = False) -> Blueprint:
     """Load, interpolate and validate the blueprint at ``path``.
 
     ``env`` defaults to ``os.environ``; ``env_file`` to ``./.env`` when present; ``overrides`` are
-    ``PATH=VALUE`` strings as given to ``--set``.  Raise :class:`MissingEnvError` if every problem is
+    ``PATH=VALUE`` strings as given to ``--set``; ``trust_env_file`` lets the env file set where a
+    credential from elsewhere is sent.  Raise :class:`MissingEnvError` if every problem is
     an unset environment variable, else :class:`BlueprintError` with every problem.
     """
-    analysis = analyse(path, env=env, env_file=env_file, overrides=overrides)
-    if analysis.problems:
-        _raise_for(analysis.problems, analysis.only_env_problems)
-    assert analysis.data is not None
-    return build_blueprint(analysis.data, analysis.file)
+    return load_blueprints([path], env=env, env_file=env_file, overrides=overrides, trust_env_file=trust_env_file)[0]
 
 
 def load_blueprints(paths: Iterable[PathArg], *, env: Optional[Mapping[str, str]] = None,
-                    env_file: Optional[PathArg] = None, overrides: Sequence[str] = ()) -> List[Blueprint]:
+                    env_file: Optional[PathArg] = None, overrides: Sequence[str] = (),
+                    trust_env_file: bool = False) -> List[Blueprint]:
     """Load several blueprints; problems of all files are collected into one error."""
     blueprints: List[Blueprint] = []
     problems: List[Problem] = []
     only_env = True
     for path in paths:
-        analysis = analyse(path, env=env, env_file=env_file, overrides=overrides)
+        analysis = analyse(path, env=env, env_file=env_file, overrides=overrides, trust_env_file=trust_env_file)
         if analysis.problems:
             problems += analysis.problems
             only_env = only_env and analysis.only_env_problems
         elif analysis.data is not None:
-            blueprints.append(build_blueprint(analysis.data, analysis.file))
+            blueprints.append(build_blueprint(analysis.data, analysis.file, analysis.env_sources))
     if problems:
         _raise_for(list(dict.fromkeys(problems)), only_env)
     return blueprints

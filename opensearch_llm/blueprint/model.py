@@ -224,6 +224,7 @@ class Blueprint:
     ollama: Optional[OllamaSpec] = None
     preflight: Optional[PreflightSpec] = None
     consumers: "Consumers" = field(default_factory=lambda: _no_consumers())
+    env_sources: Tuple[Tuple[str, str], ...] = ()  # (variable, where its value came from)
 
     @property
     def consumer_names(self) -> Tuple[Tuple[str, str], ...]:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 from opensearch_llm.errors import Problem
 from opensearch_llm.secrets import mask_text, masked
 from opensearch_llm.blueprint.checks import semantic_problems
+from opensearch_llm.blueprint.env_sources import mixed_sources
+from opensearch_llm.blueprint.paths import format_path
 from opensearch_llm.blueprint.interpolate import check_required_env, interpolate, make_env_lookup, wrap_credentials
 from opensearch_llm.blueprint.schema import DURATION_PATTERN, NAME_PATTERN, SCHEMA, schema_json
 from opensearch_llm.blueprint.source import OVERRIDE_FILE, Locator, apply_overrides, read_source
@@ -165,6 +167,7 @@ class Analysis:
     data: Optional[Dict[str, Any]]
     problems: List[Problem] = field(default_factory=list)
     env_problems: List[Problem] = field(default_factory=list)
+    env_sources: Dict[str, str] = field(default_factory=dict)  # variable → where its value came from
 
     @property
     def only_env_problems(self) -> bool:
@@ -182,8 +185,13 @@ def _relocate(problems: List[Problem], overridden: Sequence[str]) -> List[Proble
 
 
 def analyse(path: Union[str, Path], *, env: Optional[Mapping[str, str]] = None,
-            env_file: Union[str, Path, None] = None, overrides: Sequence[str] = ()) -> Analysis:
-    """Read, check the environment, interpolate, apply overrides and validate ``path``; never raises."""
+            env_file: Union[str, Path, None] = None, overrides: Sequence[str] = (),
+            trust_env_file: bool = False) -> Analysis:
+    """Read, check the environment, interpolate, apply overrides and validate ``path``; never raises.
+
+    Unless ``trust_env_file``, a credential and the endpoint it goes to must come from one source
+    (:mod:`opensearch_llm.blueprint.env_sources`).
+    """
     source = read_source(path)
     if source.data is None:
         return Analysis(source.file, None, list(source.problems))
@@ -193,13 +201,16 @@ def analyse(path: Union[str, Path], *, env: Optional[Mapping[str, str]] = None,
     interp = interpolate(source.data, loc, lookup, missing)
     env_problems += interp.problems
     result = apply_overrides(interp.data, overrides)
+    used = [(p, name) for p, name in interp.used if not _covered(format_path(p), result.paths)]
+    mixed = [] if trust_env_file else mixed_sources(source.data, used, lookup, loc)
     data = wrap_credentials(result.data)
     checked = _relocate(validate_data(data, loc, skip_paths=interp.failed_paths), result.paths)
     secrets = interp.secret_values
-    everything = source.problems + lookup_problems + result.problems + env_problems + checked
+    everything = source.problems + lookup_problems + result.problems + env_problems + mixed + checked
     problems = sorted({_masked(p, secrets) for p in everything}, key=_sort_key)
     env_masked = {_masked(p, secrets) for p in env_problems}
-    return Analysis(source.file, data, problems, [p for p in problems if p in env_masked])
+    return Analysis(source.file, data, problems, [p for p in problems if p in env_masked],
+                    {name: lookup.source(name) for _, name in used})
 
 
 def _masked(problem: Problem, secrets: Set[str]) -> Problem:

@@ -6,7 +6,9 @@ from typing import Any, Optional
 
 import click
 
-from opensearch_llm.cli.options import blueprint_options, connection_options, make_client, preflight_option
+from opensearch_llm.cli.options import (
+    blueprint_options, connection_options, make_client, preflight_option, trust_env_file,
+)
 from opensearch_llm.cli.output import emit_json, json_option
 
 
@@ -38,7 +40,7 @@ def doctor(blueprints: tuple, timeout: float, no_preflight: bool, env_file: Opti
     from opensearch_llm.errors import OpenSearchLLMError
 
     report = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
-                 preflight=not no_preflight)
+                 preflight=not no_preflight, trust_env_file=trust_env_file())
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -29,11 +29,21 @@ def connection_options(fn: Callable) -> Callable:
 
 
 def blueprint_options(fn: Callable) -> Callable:
-    """--env-file and --set."""
+    """--env-file, --trust-env-file and --set."""
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                       help="Override a blueprint field, e.g. --set deploy.timeout=2m (repeatable).")(fn)
+    fn = click.option("--trust-env-file", is_flag=True, expose_value=False, is_eager=True,
+                      callback=lambda ctx, _param, value: ctx.meta.__setitem__("trust_env_file", value),
+                      help="Let the env file set where a key from elsewhere (the environment, another file) is "
+                           "sent; without it a mix of sources is refused (exit 2).")(fn)
     return click.option("--env-file", type=click.Path(dir_okay=False), default=None,
                         help="Read ${env:...} values from this file too (default ./.env).")(fn)
+
+
+def trust_env_file() -> bool:
+    """Whether the running command was given --trust-env-file."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("trust_env_file"))
 
 
 all_users_option = click.option(
@@ -83,7 +93,7 @@ def load(paths: Any, env_file: Optional[str], overrides: Any) -> list:
     """Load and validate blueprints; every problem of every file in one error (exit 2)."""
     from opensearch_llm.blueprint import load_blueprints
 
-    return load_blueprints(list(paths), env_file=env_file, overrides=tuple(overrides))
+    return load_blueprints(list(paths), env_file=env_file, overrides=tuple(overrides), trust_env_file=trust_env_file())
 
 
 def step_printer() -> Callable[[Any], None]:

@@ -57,6 +57,7 @@ class Plan:
     settings_record: SettingsRecord = SettingsRecord()  # goes into the model group's marker (lifecycle.ledger)
     busy: dict = field(default_factory=dict)  # another run live on this blueprint: run, by, since, until
     lease: dict = field(default_factory=dict)  # the lease and host tokens of this run's markers (lifecycle.lease)
+    variables: dict = field(default_factory=dict)  # ${env:...} variable → where its value came from
 
     @property
     def replaces(self) -> bool:
@@ -136,7 +137,8 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
         actions.append(Action("smoke", PROBE, blueprint.name, "send the smoke probe and check its expectations"))
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
                 "", owner_token(facts.caller.user) if facts.caller else None,
-                {n.id: n.name for n in facts.nodes}, record, _busy(facts, run_id, actions))
+                {n.id: n.name for n in facts.nodes}, record, _busy(facts, run_id, actions),
+                variables=dict(blueprint.env_sources))
 
 
 def _busy(facts: Facts, run_id: str, actions: list[Action]) -> dict:
@@ -248,5 +250,7 @@ def render(plan: Plan) -> str:
     if plan.busy:
         lines.append(f"  another run ({plan.busy['run']}, by {plan.busy['by']}, since {plan.busy['since']}) is "
                      "provisioning this blueprint: up waits for it to finish")
+    if plan.variables:
+        lines.append("  variables: " + ", ".join(f"{k} from {v}" for k, v in sorted(plan.variables.items())))
     lines.append("  changes: " + ("yes" if plan.changes else "none"))
     return "\n".join(lines)

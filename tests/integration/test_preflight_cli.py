@@ -116,3 +116,40 @@ def test_doctor_shows_a_refusal_as_a_failed_row_with_the_fix(pcli: Cli, clean_cl
     skipped = pcli("doctor", DEEPSEEK, "--no-preflight", extra_env={"DEEPSEEK_MODEL": "deepseek-reasoner"})
     assert skipped.code == 0, skipped
     assert "preflight" not in skipped.out
+
+
+def _env_file_sets_base_url(pcli: Cli, url: str, key: str = "") -> None:
+    pcli.env.pop("DEEPSEEK_BASE_URL")
+    lines = [f"DEEPSEEK_BASE_URL={url}"] + ([f"DEEPSEEK_API_KEY={key}"] if key else [])
+    (pcli.cwd / ".env").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("command", ["plan", "up", "smoke", "doctor"])
+def test_a_dotenv_cannot_send_a_key_from_the_environment_elsewhere(pcli: Cli, fault_proxy: Any, command: str,
+                                                                   deepseek_api: FakeDeepSeek,
+                                                                   clean_cluster: Any) -> None:
+    _env_file_sets_base_url(pcli, deepseek_api.url)
+    result = pcli(command, DEEPSEEK)
+    assert result.code == 2 if command != "doctor" else result.code == 1, result
+    assert ("DEEPSEEK_BASE_URL (where the credential is sent) comes from .env, but DEEPSEEK_API_KEY from the "
+            "environment") in result.err + result.out
+    assert "--trust-env-file" in result.err + result.out
+    assert deepseek_api.requests == [], "the key went to the host the .env named"
+    if command != "doctor":
+        assert fault_proxy.count() == 0, fault_proxy.requests
+
+
+def test_a_key_and_its_endpoint_from_one_source_or_trusted_are_planned(pcli: Cli, fault_proxy: Any,
+                                                                       deepseek_api: FakeDeepSeek,
+                                                                       clean_cluster: Any) -> None:
+    _env_file_sets_base_url(pcli, deepseek_api.url)
+    trusted = pcli("plan", DEEPSEEK, "--trust-env-file")
+    assert trusted.code == 0, trusted
+    assert "DEEPSEEK_API_KEY from the environment, DEEPSEEK_BASE_URL from .env" in trusted.out
+    pcli.env.pop("DEEPSEEK_API_KEY")
+    (pcli.cwd / ".env").write_text(f"DEEPSEEK_BASE_URL={deepseek_api.url}\nDEEPSEEK_API_KEY={KEY}\n")
+    planned = pcli("plan", DEEPSEEK, "--json")
+    assert planned.code == 0, planned
+    assert planned.json()["variables"] == {"DEEPSEEK_API_KEY": ".env", "DEEPSEEK_BASE_URL": ".env",
+                                           "DEEPSEEK_MODEL": "the environment"}
+    assert deepseek_api.last_request("/models") is not None, "the preflight asked the provider"
