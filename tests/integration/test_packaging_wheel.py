@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
@@ -43,11 +44,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert built.returncode == 0, built.stdout + built.stderr
     [wheel] = list(dist.glob("opensearch_llm-*.whl"))
     home = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(home)  # dependencies from the system
+    venv.EnvBuilder(with_pip=False).create(home)
+    _see_dependencies_of_this_interpreter(home)
     python = home / "bin" / "python"
     done = _pip("--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel))
     assert done.returncode == 0, done.stdout + done.stderr
     yield home / "bin"
+
+
+def _see_dependencies_of_this_interpreter(home: Path) -> None:
+    """Put the site directories of the interpreter running the tests after the new venv's own.
+
+    ``system_site_packages`` would not do: inside a venv (how most users run the suite) it means the base
+    interpreter's site-packages, without the dependencies installed into that venv. A path in a ``.pth`` file
+    is appended to ``sys.path`` without its own ``.pth`` files being run, so this checkout's editable install
+    stays invisible, and the venv's own site-packages (with the wheel) comes first.
+    """
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(home), "platbase": str(home)}))
+    outer = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    (purelib / "outer-interpreter.pth").write_text("".join(f"{p}\n" for p in outer))
 
 
 def _env(**extra: str) -> Dict[str, str]:
