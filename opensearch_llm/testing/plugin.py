@@ -95,7 +95,14 @@ def _cluster_notice(config: pytest.Config) -> Optional[str]:
     return None
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+CLUSTER_FIXTURES = frozenset({"opensearch_node", "opensearch_url", "opensearch_client", "opensearch_cluster",
+                              "opensearch_secured_node"})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Say which cluster the tests change, only in sessions with a test that uses one (none otherwise)."""
+    if not any(CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items):
+        return
     notice = _cluster_notice(session.config)
     if notice:  # loud even under -q: a suite must never surprise anyone about which cluster it changes
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
