@@ -14,23 +14,22 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-from opensearch_llm.errors import BusyError, InvalidInputError, LeftoversError, OpenSearchLLMError
+from opensearch_llm.errors import OpenSearchLLMError
 from opensearch_llm.lifecycle import facts as facts_mod
 from opensearch_llm.lifecycle import plan as plan_mod
 from opensearch_llm.lifecycle import removal
-from opensearch_llm.lifecycle.apply import Provisioned, apply, end_lease
+from opensearch_llm.lifecycle.apply import Provisioned, end_lease
 from opensearch_llm.lifecycle.events import RunOptions, add_note
-from opensearch_llm.lifecycle import lease
-from opensearch_llm.lifecycle.contend import Contended, wait_while_busy
-from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, still_running
+from opensearch_llm.lifecycle.journal import Journal, journal_dirs
 from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
 from opensearch_llm.lifecycle.placement import serving_text
-from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, names_for, new_run_id, now_utc
+from opensearch_llm.lifecycle.naming import SMOKE, UP, new_run_id
+from opensearch_llm.lifecycle import up_run
 from opensearch_llm.lifecycle.prepare import prepare
+from opensearch_llm.lifecycle.rollback import conclude
 from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
 from opensearch_llm.lifecycle.switch import finish, revert
 from opensearch_llm.lifecycle.teardown import TeardownReport
-from opensearch_llm.lifecycle.consumers import replace_message, with_consumers
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
@@ -69,45 +68,11 @@ def _preflight(blueprint: "Blueprint", options: RunOptions) -> None:
         preflight(blueprint, warn=options.on_warning)
 
 
-def _journal(options: RunOptions, run_id: str) -> Journal:
-    return Journal.find(journal_dirs(override=options.journal_dir), run_id)
-
-
-def _plan(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool,
-          options: RunOptions) -> plan_mod.Plan:
-    names = names_for(blueprint, run_id if mode == SMOKE else None)
-    found = facts_mod.gather(client, blueprint.name, names)
-    the_plan = plan_mod.build(blueprint, found, names, run_id, mode=mode, smoke=smoke)
-    the_plan = dataclasses.replace(the_plan, lease=lease.tokens(lease.duration(_deploy_timeout(blueprint, options))))
-    return with_consumers(client, the_plan) if the_plan.replaces else the_plan
-
-
-def _deploy_timeout(blueprint: "Blueprint", options: RunOptions) -> float:
-    return options.deploy_timeout or blueprint.deploy.timeout
-
-
-def _finished_plan(client: "OpenSearch", blueprint: "Blueprint", the_plan: plan_mod.Plan, smoke: bool,
-                   options: RunOptions) -> plan_mod.Plan:
-    """``the_plan``, or, when another run is provisioning the same blueprint, a plan made after it finished."""
-    directories = journal_dirs(override=options.journal_dir)
-
-    def dead(run: str) -> bool:  # this machine's journal says that run's process is gone
-        entries = Journal.find(directories, run).entries()
-        return bool(entries) and not still_running(entries)
-
-    def waiting(busy: dict) -> None:
-        options.on_warning(f"{blueprint.name}: waiting for run {busy['run']} ({busy['by']}, since {busy['since']}) "
-                           "to finish provisioning it")
-
-    return wait_while_busy(the_plan, lambda: _plan(client, blueprint, the_plan.run_id, the_plan.mode, smoke, options),
-                           _deploy_timeout(blueprint, options) + 60, options.sleep, dead, waiting)
-
-
 def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(),
          run_id: Optional[str] = None, mode: str = UP, smoke: bool = True) -> plan_mod.Plan:
     """What ``up`` (or, with ``mode="smoke"``, a smoke run) would do; reads the cluster, changes nothing."""
     _preflight(blueprint, options)
-    return _plan(client, blueprint, run_id or new_run_id(), mode, smoke, options)
+    return up_run.make_plan(client, blueprint, run_id or new_run_id(), mode, smoke, options)
 
 
 def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(), smoke: bool = True,
@@ -120,7 +85,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     run_id = run_id or new_run_id()
     options.on_run(run_id)
     prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    journal, the_plan, provisioned = _provision(client, blueprint, run_id, mode, smoke, replace, options)
+    journal, the_plan, provisioned = up_run.provision(client, blueprint, run_id, mode, smoke, replace, options)
     result = UpResult(the_plan, provisioned)
     if smoke:
         try:
@@ -128,7 +93,7 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
             result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options, serving)
             if blueprint.consumers:
                 result.smoke.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
-                                                          _smoke_marker(the_plan), journal, options)
+                                                          up_run.smoke_marker(the_plan), journal, options)
         except BaseException as exc:
             journal.write("failed", error=mask_text(str(exc))[:500])
             if options.keep_on_failure:
@@ -151,55 +116,10 @@ def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = Ru
     return result
 
 
-CONTENDED_ATTEMPTS = 3
-
-
-def _provision(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: str, smoke: bool, replace: bool,
-               options: RunOptions) -> tuple[Journal, plan_mod.Plan, Provisioned]:
-    """Plan (after any other run of this blueprint has finished) and apply; a run that created its model group a
-    moment after another run's yields, waits for that one and plans again with a new run id."""
-    for attempt in range(1, CONTENDED_ATTEMPTS + 1):
-        the_plan = _finished_plan(client, blueprint, _plan(client, blueprint, run_id, mode, smoke, options), smoke,
-                                  options)
-        if the_plan.replaces and not replace:
-            raise InvalidInputError(f"{blueprint.name}: {replace_message(the_plan)}",
-                                    hint="pass --replace to accept a new model_id, or undo the change")
-        if the_plan.blocked:  # nothing is changed that the caller could not finish
-            raise InvalidInputError(f"{blueprint.name}: {the_plan.blocked[0]}",
-                                    hint="ask an admin to run: opensearch-llm settings " + blueprint.source)
-        journal = Journal.open(journal_dir(override=options.journal_dir), the_plan.run_id)
-        try:
-            return journal, the_plan, apply(client, blueprint, the_plan, journal, options)
-        except Contended as lost:
-            if attempt == CONTENDED_ATTEMPTS:
-                raise BusyError(f"{blueprint.name}: {lost}, {attempt} times in a row", hint=(
-                    "a model group of that name that you cannot see (another user's?) blocks it: choose another "
-                    "name with --set model_group.name=NAME")) from lost
-            options.on_warning(f"{blueprint.name}: {lost}; this run removed its own and waits for that one")
-            run_id = new_run_id()
-            options.on_run(run_id)
-    raise AssertionError("unreachable")
-
-
-def _smoke_marker(the_plan: plan_mod.Plan) -> Marker:
-    """The marker of what a smoke probe creates for a moment (conversation memories)."""
-    return Marker(the_plan.run_id, the_plan.blueprint, now_utc(), None, SMOKE, the_plan.owner)
-
-
 def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
     """Remove the run after a failed smoke probe; LeftoversError (exit 3) when something stays."""
-    report = removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir))
-    exc.rollback_report = report  # type: ignore[attr-defined]  # smoke --json lists what went
-    if report.clean:
-        add_note(exc, "rolled back this run: " + report.summary())
-        return
-    tail = f"rollback incomplete: {report.summary()}; finish it with: opensearch-llm sweep --run {journal.run_id} --yes"
-    if not isinstance(exc, Exception):  # Ctrl-C stays an interrupt (exit 130)
-        add_note(exc, tail)
-        return
-    left = LeftoversError(f"{exc}\n  {tail}", leftovers=report.leftovers, errors=report.errors)
-    left.rollback_report = report  # type: ignore[attr-defined]
-    raise left from exc
+    conclude(exc, removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir)),
+             journal.run_id)
 
 
 def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
@@ -230,6 +150,10 @@ class SmokeRun:
     error: str = ""
     teardown: dict = field(default_factory=dict)
     checks: list = field(default_factory=list)  # consumer checks, also when one failed
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # an exception's text may quote a key: masked however the error gets here (creation or assignment)
+        super().__setattr__(name, mask_text(value) if name == "error" and isinstance(value, str) else value)
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -294,11 +218,11 @@ def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions
         result.smoke, result.ok = up_result.smoke, True
         result.checks = up_result.smoke.checks if up_result.smoke else []
     except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
-        result.error = mask_text(str(exc))
+        result.error = str(exc)
         result.checks = list(getattr(exc, "checks", []))
         rolled_back = getattr(exc, "rollback_report", None)
     finally:
-        report = removal.remove_run(client, _journal(options, run_id), options,
+        report = removal.remove_run(client, up_run.journal_of(options, run_id), options,
                                     journal_dirs(override=options.journal_dir))
         if rolled_back is not None:  # the rollback removed the run already: say what it removed
             rolled_back.merge(report)

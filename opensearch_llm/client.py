@@ -63,14 +63,16 @@ class ConnectionSettings:
     def resolve(cls, url: Optional[str] = None, username: Optional[str] = None,
                 password: Optional[str] = None, ca_certs: Optional[str] = None,
                 insecure: bool = False, env: Optional[Mapping[str, str]] = None,
-                timeout: float = 30.0) -> "ConnectionSettings":
-        """Options first, then ``OPENSEARCH_*`` variables, then the running local node, then localhost:9200.
+                timeout: float = 30.0,
+                local_node: Optional[Callable[[Mapping[str, str]], Optional[dict]]] = None) -> "ConnectionSettings":
+        """Options first, then ``OPENSEARCH_*`` variables, then ``local_node(env)`` (the CLI passes the running
+        local node's url, username, password and ca_certs), then localhost:9200.
 
         The local node's credentials and CA (``local start --secure``) are used only when its URL is.
         """
         env = os.environ if env is None else env
         url = url or env.get("OPENSEARCH_URL") or None
-        local = None if url else _local_node(env)
+        local = None if url or local_node is None else local_node(env)
         if local:
             url = local["url"]
             username = username or env.get("OPENSEARCH_USERNAME") or local["username"]
@@ -84,12 +86,6 @@ class ConnectionSettings:
         timeout = float(env.get("OPENSEARCH_LLM_TIMEOUT") or timeout)
         return cls(url=url.rstrip("/"), username=username, password=Secret(password) if password else None,
                    ca_certs=ca_certs, verify=not insecure, timeout=timeout)
-
-
-def _local_node(env: Mapping[str, str]) -> Optional[dict]:
-    from opensearch_llm.local.node import local_connection
-
-    return local_connection("default", env)
 
 
 _last_response = threading.local()

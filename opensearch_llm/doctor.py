@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 
-from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt
+from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt, short_cause
 from opensearch_llm.features import Feature, cluster_features
 from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.resources import settings
@@ -40,8 +40,6 @@ REMOTE_INFERENCE = "plugins.ml_commons.remote_inference.enabled"
 PRIVATE_ENDPOINTS = "plugins.ml_commons.trusted_connector_private_endpoints_regex"  # 3.7+
 REMOTE_MODEL_ROLES = ("data", "ml")
 _BASE_ENV = re.compile(r"base_url:\s*[\"']?\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
-_CAUSE = re.compile(r"\[Errno -?\d+\] [^)'\"]+|Failed to resolve '[^']+'|timed out[^)'\"]*"
-                    r"|certificate verify failed[^)'\"]*")
 
 
 @dataclass(frozen=True)
@@ -95,12 +93,6 @@ def parse_version(text: str) -> tuple[int, int]:
     """``(major, minor)`` of ``2.19.6`` or ``3.0.0-SNAPSHOT``; ``(0, 0)`` when unreadable."""
     m = re.match(r"(\d+)\.(\d+)", text or "")
     return (int(m[1]), int(m[2])) if m else (0, 0)
-
-
-def short_cause(text: str) -> str:
-    """The telling part of a connection error (``[Errno 111] Connection refused``, ``timed out``, ...)."""
-    m = _CAUSE.search(text)
-    return m[0].strip() if m else excerpt(text, 160)
 
 
 def _where(client: "OpenSearch") -> str:

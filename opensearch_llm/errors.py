@@ -32,6 +32,7 @@ Every message is built from already-masked text: callers pass excerpts through
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -42,6 +43,16 @@ def excerpt(text: Any, limit: int = EXCERPT_LIMIT) -> str:
     """Return ``text`` as a single string cut to ``limit`` characters."""
     s = text if isinstance(text, str) else repr(text)
     return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+_CAUSE = re.compile(r"\[Errno -?\d+\] [^)'\"]+|Failed to resolve '[^']+'|timed out[^)'\"]*"
+                    r"|certificate verify failed[^)'\"]*")
+
+
+def short_cause(text: str) -> str:
+    """The telling part of a connection error (``[Errno 111] Connection refused``, ``timed out``, ...)."""
+    m = _CAUSE.search(text)
+    return m[0].strip() if m else excerpt(text, 160)
 
 
 class OpenSearchLLMError(Exception):

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TYPE_
 
 from opensearch_llm.blueprint.interpolate import SECRET_NAME
 from opensearch_llm.catalog import ENV_REF
-from opensearch_llm.errors import PreflightRefused, excerpt
+from opensearch_llm.errors import PreflightRefused, excerpt, short_cause
 from opensearch_llm.model_names import RETIRED, is_offered, nearest, not_offered_message, served_by
 from opensearch_llm.resources.settings import origin
 from opensearch_llm.secrets import MASK, Secret, mask_text
@@ -175,8 +175,6 @@ def _timed(report: PreflightReport, started: float) -> PreflightReport:
 
 
 def _cause(exc: BaseException) -> str:
-    from opensearch_llm.doctor import short_cause
-
     return f"{type(exc).__name__}: {short_cause(str(exc))}"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError
+from opensearch_llm.lifecycle.report import RemovalReport
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.facts import Owned, all_owned
 from opensearch_llm.lifecycle.journal import Journal, UNFINISHED, journal_dirs, outcome, still_running
@@ -100,14 +101,10 @@ def is_leftover(res: Owned, run_outcome: Optional[str]) -> bool:
 
 
 @dataclass
-class SweepReport:
+class SweepReport(RemovalReport):
     """What sweep found, deleted, and could not delete."""
 
     found: list[dict] = field(default_factory=list)
-    deleted: list[dict] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    leftovers: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     kept: int = 0  # up deployments left alone (no include_up)
 
     def to_dict(self) -> dict:

@@ -15,9 +15,10 @@ from urllib.parse import urlparse
 from opensearch_llm.errors import Problem
 from opensearch_llm.blueprint.access import check_access
 from opensearch_llm.blueprint.checks_consumers import check_consumers
+from opensearch_llm.blueprint.checks_expect import check_expectation, path_problems
 from opensearch_llm.blueprint.checks_upstream import CRED_REF, check_reasoning_effort, credential_destination
 from opensearch_llm.blueprint.model import parse_duration
-from opensearch_llm.blueprint.paths import parse_path, split_wildcard
+from opensearch_llm.blueprint.paths import split_wildcard
 from opensearch_llm.blueprint.schema import ACTION_TYPES
 from opensearch_llm.blueprint.source import KeyPath, Locator
 
@@ -25,8 +26,6 @@ PARAM_REF = re.compile(r"\$\{parameters\.([^}]+)\}")
 #: A header whose name contains one of these (case-insensitive) carries a secret: Authorization, api-key,
 #: x-goog-api-key, Ocp-Apim-Subscription-Key, X-Auth-Token, x-amz-security-token, x-signature, ...
 SECRET_HEADER = re.compile(r"key|secret|token|auth|signature", re.I)
-CONDITIONS = ("equals", "contains", "regex", "not_empty", "length")
-EXPECT_KEYS = frozenset(CONDITIONS) | {"path", "ignore_case"}
 UNKNOWN_SAMPLE = "1"  # valid JSON both inside quotes and as a bare value
 INPUT_SAMPLES = {"messages": [{"role": "user", "content": "ping"}], "prompt": "ping", "texts": ["ping"]}
 
@@ -189,32 +188,6 @@ def check_durations(data: Dict[str, Any], loc: Locator) -> List[Problem]:
             except ValueError as exc:
                 problems.append(loc.problem((section, "timeout"), str(exc)))
     return problems
-
-
-def check_expectation(loc: Locator, path: KeyPath, item: Dict[str, Any]) -> List[Problem]:
-    """Problems of one expectation: exactly one condition, a valid regex and path."""
-    problems: List[Problem] = []
-    chosen = [k for k in CONDITIONS if k in item and (k != "not_empty" or item[k] is True)]
-    if len(chosen) != 1 and set(item) <= EXPECT_KEYS:  # an unknown key is probably a misspelt condition
-        problems.append(loc.problem(path, "an expectation needs exactly one of equals, contains, regex, not_empty, length "
-                                          f"(got {', '.join(chosen) or 'none'})"))
-    if isinstance(item.get("regex"), str):
-        try:
-            re.compile(item["regex"])
-        except re.error as exc:
-            problems.append(loc.problem(path + ("regex",), f"bad regex {item['regex']!r}: {exc}"))
-    if isinstance(item.get("path"), str) and item["path"]:
-        problems += path_problems(loc, path + ("path",), item["path"])
-    return problems
-
-
-def path_problems(loc: Locator, path: KeyPath, expression: str) -> List[Problem]:
-    """A Problem when ``expression`` is not a valid path expression."""
-    try:
-        parse_path(expression)
-    except ValueError as exc:
-        return [loc.problem(path, f"bad path {expression!r}: {exc}")]
-    return []
 
 
 def check_smoke(data: Dict[str, Any], loc: Locator) -> List[Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from opensearch_llm.blueprint.checks_expect import check_expectation
 from opensearch_llm.blueprint.source import KeyPath, Locator
 from opensearch_llm.errors import Problem
 
@@ -13,8 +14,6 @@ def _dict(value: Any) -> Dict[str, Any]:
 
 
 def _expectations(loc: Locator, smoke: Dict[str, Any], where: KeyPath) -> List[Problem]:
-    from opensearch_llm.blueprint.checks import check_expectation
-
     problems: List[Problem] = []
     for key in ("expect", "follow_up_expect"):
         items = smoke.get(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from opensearch_llm.blueprint.model import DEFAULT_TIMEOUT, Expectation, parse_duration
+from opensearch_llm.blueprint.expectations import DEFAULT_TIMEOUT, Expectation, parse_duration
 
 RAG_ANSWER = "ext.retrieval_augmented_generation.answer"
 AGENT_ANSWER = "inference_results[0].output[-1].result"

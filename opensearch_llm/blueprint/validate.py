@@ -44,7 +44,7 @@ def _clean_marker(data: Dict[str, Any]) -> Optional[Path]:
     passed once is not checked again until its content, the overrides or the schema change.
     The key is a digest of the masked data: no secret goes into it.
     """
-    from opensearch_llm.local.paths import cache_dir
+    from opensearch_llm.paths import cache_dir
 
     digest = hashlib.sha256((schema_json() + json.dumps(masked(data), sort_keys=True, default=str)).encode())
     return cache_dir() / "validated" / digest.hexdigest()

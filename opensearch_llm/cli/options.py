@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import click
 
@@ -71,12 +71,19 @@ def journal_option(fn: Callable) -> Callable:
                              "$XDG_STATE_HOME/opensearch-llm/runs, else ~/.local/state/opensearch-llm/runs].")(fn)
 
 
+def _local_node(env: Mapping[str, str]) -> Optional[dict]:
+    """The running default local node's connection (url, username, password, ca_certs), or None."""
+    from opensearch_llm.local.node import local_connection
+
+    return local_connection("default", env)
+
+
 def make_client(url: Optional[str], username: Optional[str], password: Optional[str],
                 ca_certs: Optional[str], insecure: bool) -> Any:
     """An opensearch-py client through the toolkit's transport seam."""
     from opensearch_llm.client import ConnectionSettings, connect
 
-    settings = ConnectionSettings.resolve(url, username, password, ca_certs, insecure)
+    settings = ConnectionSettings.resolve(url, username, password, ca_certs, insecure, local_node=_local_node)
     if insecure:
         progress("warning: TLS certificate verification is disabled (--insecure)")
     with warnings.catch_warnings():  # the line above replaces connect()'s own warning

@@ -9,17 +9,17 @@ remove everything says what is left and raises :class:`LeftoversError` (exit 3) 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Callable, Optional
 
-from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.blueprint.endpoints import endpoint_urls
-from opensearch_llm.errors import ClusterError, LeftoversError
+from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.consumer_apply import provision_consumers
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer, add_note
-from opensearch_llm.lifecycle.facts import Owned, all_owned, kinds_of, owned
+from opensearch_llm.lifecycle.facts import owned
 from opensearch_llm.lifecycle.journal import Journal, owner_fields
 from opensearch_llm.lifecycle.placement import serving_text
+from opensearch_llm.lifecycle.provisioned import Provisioned
 from opensearch_llm.lifecycle.naming import (
     SMOKE, UP, Marker, now_utc, parse_marker, provisioned_by, with_marker,
 )
@@ -28,9 +28,9 @@ from opensearch_llm.lifecycle.plan import (
 )
 from opensearch_llm.lifecycle.contend import contend, taken
 from opensearch_llm.lifecycle.ledger import merged, record_of
-from opensearch_llm.lifecycle.restore import restore_recorded
-from opensearch_llm.lifecycle.switch import Switch, prove, revert, switch
-from opensearch_llm.lifecycle.teardown import TeardownReport, delete_one, teardown
+from opensearch_llm.lifecycle.rollback import outcome_unknown, roll_back_run
+from opensearch_llm.lifecycle.switch import Switch, prove, switch
+from opensearch_llm.lifecycle.teardown import delete_one
 from opensearch_llm.resources import agent, connector, model, model_group, settings
 from opensearch_llm.secrets import mask_text
 
@@ -40,33 +40,7 @@ if TYPE_CHECKING:
     from opensearch_llm.blueprint.model import Blueprint
 
 UNTRUSTED = "not matching the trusted connector endpoint regex"
-UNKNOWN_OUTCOME = (None, 429, 500, 502, 503, 504)
 CREATE_ATTEMPTS = 5
-
-
-def outcome_unknown(exc: ClusterError) -> bool:
-    """True when a create may or may not have happened (no answer, or a transient server error)."""
-    return exc.status in UNKNOWN_OUTCOME
-
-
-@dataclass
-class Provisioned:
-    """The outcome of ``apply``: ids by kind, what this run created, and the model's final state."""
-
-    blueprint: str
-    run_id: str
-    ids: dict[str, str] = field(default_factory=dict)
-    created: list[str] = field(default_factory=list)
-    changed: bool = False
-    model_state: str = ""
-    switched: Optional[Switch] = None  # the live model now uses a new connector (see lifecycle.switch)
-    updated: list[str] = field(default_factory=list)  # model fields changed in place
-    serving: str = ""  # where the model serves, e.g. "2/2 nodes: node-2, node-3"
-    group_description: str = field(default="", repr=False)  # of the group this run created (see end_lease)
-
-    def to_dict(self) -> dict:
-        """JSON-ready view."""
-        return asdict(self)
 
 
 class _Run:
@@ -271,92 +245,6 @@ class _Run:
         self.result.serving = serving_text(doc, self.plan.node_names)
         timer.done(self.result.model_state + (f" on {self.result.serving}" if self.result.serving else ""))
 
-    def rollback(self, exc: BaseException) -> None:
-        """Remove what this run created; raise LeftoversError (exit 3) when something stays."""
-        if self.result.switched:  # the live model first goes back to the connector it had
-            revert(self.client, self.result.switched, self.journal, self.options, exc)
-        created: dict[str, list[str]] = {}
-        for key in self.result.created:
-            created.setdefault(STEP_KINDS.get(key, key), []).append(self.result.ids[key])
-        listing: Optional[list[Owned]] = None
-        in_flight = not isinstance(exc, Exception) or (isinstance(exc, ClusterError) and outcome_unknown(exc))
-        if in_flight:  # a request the interrupt cut off may still create something: let it land first
-            self.options.sleep(LATE_CREATE_PAUSE)
-        try:  # a create whose answer was lost still carries this run's marker
-            listing = all_owned(self.client, kinds_of(self.plan.names.consumers))
-            for res in listing:
-                if res.marker.run == self.plan.run_id:
-                    created.setdefault(res.kind, []).append(res.id)
-        except ClusterError as err:
-            add_note(exc, f"cleanup error: could not search for this run's resources: {err}")
-        if not created and not self.settings_writes:
-            return
-        report = teardown(self.client, created, self.options, self.journal)
-        groups = [r for r in listing or [] if r.kind == "model_group" and r.marker.run == self.plan.run_id]
-        if self.group_marker and "model_group" in self.result.created:
-            groups.append(Owned("model_group", self.result.ids["model_group"], "", self.group_marker))
-        report.merge(restore_recorded(self.client, report, groups, listing, self.options))
-        if in_flight:
-            report.merge(_late(self, report))
-            _forget_gone(report)
-        for note in report.notes:
-            add_note(exc, note)
-        exc.rollback_report = report  # type: ignore[attr-defined]  # smoke --json lists what went
-        if report.clean:
-            add_note(exc, f"rolled back this run: {report.summary()}")
-            return
-        for err in report.errors:
-            add_note(exc, f"cleanup error: {err}")
-        if not isinstance(exc, Exception):  # Ctrl-C stays an interrupt (exit 130), with what is left in its notes
-            add_note(exc, f"rollback incomplete: {report.summary()}; finish it with: "
-                          f"opensearch-llm sweep --run {self.plan.run_id} --yes")
-            return
-        left = LeftoversError(
-            f"{exc}\n  rollback incomplete: {report.summary()}; finish it with: "
-            f"opensearch-llm sweep --run {self.plan.run_id} --yes", leftovers=report.leftovers, errors=report.errors)
-        left.rollback_report = report  # type: ignore[attr-defined]
-        for note in getattr(exc, "__notes__", []):
-            add_note(left, note)
-        raise left from exc
-
-
-LATE_CREATE_PAUSE = 0.5
-
-
-def _late(run: "_Run", report: TeardownReport) -> TeardownReport:
-    """A request in flight when the run was interrupted (or lost its answer) may still create something after
-    the rollback looked: look again after a pause, and remove what turned up."""
-    done = {d["id"] for d in [*report.deleted, *report.missing]}
-    out = TeardownReport()
-    for _attempt in range(2):
-        run.options.sleep(LATE_CREATE_PAUSE)
-        try:
-            late = [r for r in all_owned(run.client, kinds_of(run.plan.names.consumers))
-                    if r.marker.run == run.plan.run_id and r.id not in done]
-        except ClusterError as err:
-            out.errors.append(f"looking for late creates of this run: {err}")
-            return out
-        if not late:
-            return out
-        ids: dict[str, list[str]] = {}
-        for res in late:
-            ids.setdefault(res.kind, []).append(res.id)
-        found = teardown(run.client, ids, run.options, run.journal)
-        found.merge(restore_recorded(run.client, found, [r for r in late if r.kind == "model_group"], None,
-                                     run.options))
-        out.merge(found)
-        done |= {r.id for r in late}
-    return out
-
-
-def _forget_gone(report: TeardownReport) -> None:
-    """Drop the errors and leftovers of resources a later pass removed after all (a group refused while a late
-    model still sat in it)."""
-    gone = {d["id"] for d in [*report.deleted, *report.missing]}
-    report.leftovers = [left for left in report.leftovers if left["id"] not in gone]
-    report.errors = [e for e in report.errors if not any(e.startswith(f"{kind} {rid}:") for kind, rid in
-                                                         ((d["kind"], d["id"]) for d in report.deleted))]
-
 
 def end_lease(client: "OpenSearch", provisioned: Provisioned) -> None:
     """A finished ``up``: its model group's marker drops the lease (the run is no longer in progress anywhere)."""
@@ -385,7 +273,7 @@ def apply(client: "OpenSearch", blueprint: "Blueprint", plan: Plan, journal: Jou
     except BaseException as exc:
         journal.write("failed", error=mask_text(str(exc))[:500])
         if not options.keep_on_failure:
-            run.rollback(exc)
+            roll_back_run(run, run.settings_writes, run.group_marker, exc)
         else:
             add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {plan.run_id}")
         raise

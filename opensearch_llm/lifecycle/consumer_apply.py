@@ -7,24 +7,23 @@ known, and a lost answer is resolved by looking the agent up by name and run, as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.lifecycle.consumer_plan import consumer_hash
 from opensearch_llm.lifecycle.events import StepTimer
 from opensearch_llm.lifecycle.naming import provisioned_by, with_marker
+from opensearch_llm.lifecycle.provisioned import RunInProgress
 from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE, Action
 from opensearch_llm.lifecycle.teardown import delete_one
 from opensearch_llm.resources import agent, index, ingest_pipeline, search_pipeline
 
-if TYPE_CHECKING:
-    from opensearch_llm.lifecycle.apply import _Run
 
 MARKER_KEY = "opensearch-llm"
 
 
-def provision_consumers(run: "_Run") -> None:
+def provision_consumers(run: RunInProgress) -> None:
     """Execute every consumer action of ``run``'s plan, in plan order."""
     steps = {step for step, _name in run.plan.names.consumers}
     for action in run.plan.actions:
@@ -32,7 +31,7 @@ def provision_consumers(run: "_Run") -> None:
             _one(run, action)
 
 
-def _one(run: "_Run", action: Action) -> None:
+def _one(run: RunInProgress, action: Action) -> None:
     timer = StepTimer(run.options, action.step.replace("_", " "))
     kind = STEP_KINDS[action.step]
     if action.op == NOOP:
@@ -53,18 +52,18 @@ def _one(run: "_Run", action: Action) -> None:
     timer.done(f"{action.name} ({'updated in place' if action.op == UPDATE else 'created'})")
 
 
-def _model_id(run: "_Run") -> str:
+def _model_id(run: RunInProgress) -> str:
     return run.result.ids["model"]
 
 
-def _ingest_pipeline(run: "_Run", name: str, description: str) -> None:
+def _ingest_pipeline(run: RunInProgress, name: str, description: str) -> None:
     spec = run.bp.consumers.ingest
     assert spec is not None
     processor = spec.processor(_model_id(run), run.bp.predict.input)
     ingest_pipeline.put(run.client, name, {"description": description, "processors": [processor]})
 
 
-def _ingest_index(run: "_Run", name: str, description: str) -> None:
+def _ingest_index(run: RunInProgress, name: str, description: str) -> None:
     spec = run.bp.consumers.ingest
     assert spec is not None
     body = spec.index_body()
@@ -80,7 +79,7 @@ def _ingest_index(run: "_Run", name: str, description: str) -> None:
         raise
 
 
-def _rag_index(run: "_Run", name: str, description: str) -> None:
+def _rag_index(run: RunInProgress, name: str, description: str) -> None:
     spec = run.bp.consumers.rag
     assert spec is not None
     index.create(run.client, name, {"mappings": {**spec.mappings, "_meta": {MARKER_KEY: description}}})
@@ -88,14 +87,14 @@ def _rag_index(run: "_Run", name: str, description: str) -> None:
         index.bulk_index(run.client, name, list(spec.documents))
 
 
-def _search_pipeline(run: "_Run", name: str, description: str) -> None:
+def _search_pipeline(run: RunInProgress, name: str, description: str) -> None:
     spec = run.bp.consumers.rag
     assert spec is not None
     search_pipeline.put(run.client, name, {"description": description,
                                            "response_processors": [spec.processor(_model_id(run))]})
 
 
-def _agent(run: "_Run", action: Action, description: str) -> None:
+def _agent(run: RunInProgress, action: Action, description: str) -> None:
     spec = run.bp.consumers.agent
     assert spec is not None
     if action.op == REPLACE and action.resource_id:

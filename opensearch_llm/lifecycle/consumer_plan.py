@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from opensearch_llm.blueprint.consumers import STEP_KINDS
 from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle.actions import CREATE, DEPLOY, NOOP, REPLACE, UPDATE, Action
 from opensearch_llm.lifecycle.drift import OUTSIDE, pipeline_drift
 from opensearch_llm.lifecycle.facts import Facts, Owned
 from opensearch_llm.lifecycle.naming import Names, fingerprint
 
 if TYPE_CHECKING:
     from opensearch_llm.blueprint.model import Blueprint
-    from opensearch_llm.lifecycle.plan import Action
 
 KNN_PLUGIN = "opensearch-knn"
 # what a rag or ingest section needs beyond ml_full_access (checked on the secured 2.19.1 node for rag)
@@ -71,16 +71,12 @@ def check_permissions(blueprint: "Blueprint", facts: Facts, names: Names) -> Non
 
 
 def _same_model(found: Owned, model_action: "Action") -> bool:
-    from opensearch_llm.lifecycle.plan import DEPLOY, NOOP, UPDATE
-
     return model_action.op in (NOOP, UPDATE, DEPLOY) and bool(model_action.resource_id) \
         and str(model_action.resource_id) in str(found.doc)
 
 
 def _action(step: str, name: str, found: Optional[Owned], digest: str, model_action: "Action",
             blueprint: Optional["Blueprint"] = None) -> "Action":
-    from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE, Action
-
     kind = STEP_KINDS[step]
     if found is None:
         return Action(step, CREATE, name, "not found")

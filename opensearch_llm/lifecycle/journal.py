@@ -19,19 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+from opensearch_llm.paths import state_dir
 from opensearch_llm.secrets import mask_text, masked
 
 LEGACY_DIR = Path(".opensearch-llm/runs")
 UNFINISHED = "unfinished"
-
-
-def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:
-    """The toolkit's per-user state directory."""
-    env = os.environ if env is None else env
-    if env.get("OPENSEARCH_LLM_STATE_DIR"):
-        return Path(env["OPENSEARCH_LLM_STATE_DIR"])
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
-    return Path(base) / "opensearch-llm"
 
 
 def journal_dir(env: Optional[Mapping[str, str]] = None, override: Optional[str] = None) -> Path:

@@ -8,6 +8,9 @@ from typing import Any, Optional, Sequence, TYPE_CHECKING
 
 from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.errors import InvalidInputError
+from opensearch_llm.lifecycle.actions import (  # noqa: F401 - the op names are part of this module's interface
+    CREATE, DEPLOY, NOOP, PROBE, REPLACE, SWITCH, UPDATABLE, UPDATE, Action,
+)
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
 from opensearch_llm.lifecycle import lease as lease_mod
 from opensearch_llm.lifecycle.drift import OUTSIDE, connector_drift, fixable_in_place, model_drift
@@ -20,23 +23,6 @@ from opensearch_llm.secrets import masked
 
 if TYPE_CHECKING:
     from opensearch_llm.blueprint.model import Blueprint
-
-CREATE, NOOP, REPLACE, UPDATE, DEPLOY, PROBE = "create", "noop", "replace", "update", "deploy", "probe"
-SWITCH = "switch"  # a new connector, then Update Model points the live model at it (same model_id)
-UPDATABLE = ("description", "interface", "deploy_setting", "rate_limiter", "guardrails", "is_enabled")
-
-
-@dataclass(frozen=True)
-class Action:
-    """One step of a plan."""
-
-    step: str
-    op: str
-    name: str
-    reason: str
-    resource_id: Optional[str] = None
-    detail: dict = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class Plan:

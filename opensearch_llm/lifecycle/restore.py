@@ -22,7 +22,7 @@ from opensearch_llm.lifecycle.journal import (
     Journal, recorded_on_same_cluster, runs, same_cluster, start_entry, still_running,
 )
 from opensearch_llm.blueprint.endpoints import endpoint_urls
-from opensearch_llm.lifecycle.teardown import TeardownReport
+from opensearch_llm.lifecycle.report import TeardownReport
 from opensearch_llm.resources import settings
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ ours still needs the entries (see :mod:`opensearch_llm.lifecycle.restore`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
@@ -18,6 +17,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from opensearch_llm.errors import ClusterError, OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions, StepTimer
 from opensearch_llm.lifecycle.journal import Journal
+from opensearch_llm.lifecycle.report import TeardownReport
 from opensearch_llm.resources import (
     agent, connector, index, ingest_pipeline, memory, model, model_group, search_pipeline,
 )
@@ -33,39 +33,6 @@ MODULES: dict[str, Any] = {
     "ingest_pipeline": ingest_pipeline, "model": model, "connector": connector, "model_group": model_group,
 }
 GETTERS: dict[str, Callable[["OpenSearch", str], Optional[dict]]] = {k: m.get for k, m in MODULES.items()}
-
-
-@dataclass
-class TeardownReport:
-    """What teardown removed, what was already gone, and what is left."""
-
-    deleted: list[dict] = field(default_factory=list)
-    missing: list[dict] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    leftovers: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        """True when nothing is left and no step failed."""
-        return not self.errors and not self.leftovers
-
-    def merge(self, other: "TeardownReport") -> None:
-        """Add ``other``'s findings to this report."""
-        for name in ("deleted", "missing", "errors", "leftovers", "notes"):
-            getattr(self, name).extend(getattr(other, name))
-
-    def summary(self) -> str:
-        """One line: what was deleted, what is left."""
-        deleted = ", ".join(f"{d['kind']} {d['id']}" for d in self.deleted) or "nothing"
-        tail = f"; LEFT: {self.leftovers}" if self.leftovers else ""
-        errors = f"; errors: {self.errors}" if self.errors else ""
-        return f"deleted {deleted}{tail}{errors}"
-
-    def to_dict(self) -> dict:
-        """JSON-ready view."""
-        return {"deleted": self.deleted, "missing": self.missing, "errors": self.errors,
-                "leftovers": self.leftovers, "notes": self.notes, "clean": self.clean}
 
 
 def _conflict(exc: BaseException) -> bool:

@@ -21,7 +21,7 @@ from opensearch_llm.errors import InvalidInputError, LocalNodeError, NodeStartEr
 from opensearch_llm.local import artifacts, config, process, security
 from opensearch_llm.local.java import Jdk, find_jdk
 from opensearch_llm.local.node import CLUSTER_NODES_DIR, LocalNode, describe, log_tail, node_java_home, wait_until
-from opensearch_llm.local.paths import instances_dir
+from opensearch_llm.paths import instances_dir
 from opensearch_llm.local.state import REQUIRED_PLUGINS, NodeInfo, read_state, write_state
 from opensearch_llm.local.topology import ClusterNode, RolesArg, node_name, node_settings, parse_roles, plan_nodes
 from opensearch_llm.local.versions import resolve

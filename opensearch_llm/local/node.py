@@ -15,7 +15,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from opensearch_llm.errors import LocalNodeError, NodeStartError
 from opensearch_llm.local import artifacts, config, process, security
 from opensearch_llm.local.java import Jdk, find_jdk
-from opensearch_llm.local.paths import instances_dir, is_root, runtime_dir
+from opensearch_llm.paths import instances_dir, is_root, runtime_dir
 from opensearch_llm.local.state import (
     REQUIRED_PLUGINS, SECURE_PLUGINS, NodeInfo, info_ready, is_ready, local_connection, read_state, write_state,
 )

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from opensearch_llm.errors import DownloadError
-from opensearch_llm.local.artifacts import Artifact, fetch
-from opensearch_llm.local.paths import cache_dir
+from opensearch_llm.local.maven import Artifact, fetch
+from opensearch_llm.paths import cache_dir
 
 GROUP = "org.opensearch.plugin"
 NAME = "lang-painless"

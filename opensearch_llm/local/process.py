@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from opensearch_llm.errors import LocalNodeError, PortInUseError
-from opensearch_llm.local.paths import RUN_AS_USER, is_root
+from opensearch_llm.paths import RUN_AS_USER, is_root
 
 
 def ensure_user(name: str = RUN_AS_USER) -> pwd.struct_passwd:

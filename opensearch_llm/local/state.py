@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 import requests
 
 from opensearch_llm.local import process, security
-from opensearch_llm.local.paths import instances_dir
+from opensearch_llm.paths import instances_dir
 
 log = logging.getLogger(__name__)
 REQUIRED_PLUGINS = ("opensearch-ml", "opensearch-job-scheduler")

@@ -203,18 +203,3 @@ def check_reasoning_passback(messages: Sequence[Dict[str, Any]]) -> None:
         if any(m.get("tool_calls") for m in group) and not all(
                 isinstance(m.get("reasoning_content"), str) for m in group):
             raise WireError(PASSBACK)
-
-
-def validate_chat_request(body: Any, models: Any, unknown_model: Any = None, *, deepseek: bool = False) -> Any:
-    """Check ``body`` like the provider does (see :func:`~opensearch_llm.testing._openai_params.validate_chat_request`)."""
-    from opensearch_llm.testing._openai_params import validate_chat_request as validate
-
-    return validate(body, models, unknown_model, deepseek=deepseek)
-
-
-def answer_chat_completion(ex: Any, models: Any, completion_id: str, unknown_model: Any = None, *,
-                           deepseek: bool = False) -> None:
-    """Validate and answer one chat-completions request (see :mod:`~opensearch_llm.testing._openai_answer`)."""
-    from opensearch_llm.testing._openai_answer import answer_chat_completion as answer
-
-    answer(ex, models, completion_id, unknown_model, deepseek=deepseek)

@@ -131,7 +131,7 @@ def _progress(message: str) -> None:
 def _reap_dead_sessions() -> None:
     """Stop nodes of earlier pytest sessions that died without stopping them (their pid is gone)."""
     from opensearch_llm.local import LocalNode
-    from opensearch_llm.local.paths import instances_dir
+    from opensearch_llm.paths import instances_dir
     from opensearch_llm.local.process import pid_alive
 
     root = instances_dir()

@@ -9,7 +9,7 @@ import sys
 
 
 def test_demo_runs_up_predict_down_and_leaves_no_node(tmp_path: object) -> None:
-    from opensearch_llm.local.paths import instances_dir
+    from opensearch_llm.paths import instances_dir
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPSEEK_", "OPENSEARCH_URL"))}
     name = f"demo-test-{os.getpid()}"  # its own instance: never the user's default node

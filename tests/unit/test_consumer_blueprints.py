@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import List
 
-import pytest
 
 from opensearch_llm.blueprint import load_blueprint, validate_file
 from opensearch_llm.blueprint.consumers import AGENT_FLAG, MEMORY_FLAG, RAG_FLAG

@@ -17,7 +17,7 @@ from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.plan import CREATE, NOOP, REPLACE, UPDATE
 from opensearch_llm.sweep import Filters
 from tests.unit import ml_double_routes
-from tests.unit.ml_double import MLDouble, double_client
+from tests.unit.ml_double import MLDouble
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"DEEPSEEK_API_KEY": "sk-unit-consumer-secret-0815", "DEEPSEEK_BASE_URL": "https://api.deepseek.com"}

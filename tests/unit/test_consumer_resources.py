@@ -9,7 +9,7 @@ import pytest
 
 from opensearch_llm.errors import ClusterError, InvalidInputError, NotFoundError
 from opensearch_llm.resources import agent, index, ingest_pipeline, memory, search_pipeline
-from tests.unit.ml_double import MARKER, MLDouble, double_client
+from tests.unit.ml_double import MARKER
 
 OURS = f"demo {MARKER}"
 

@@ -15,7 +15,7 @@ from opensearch_llm.lifecycle.messages import (
     dialect, load_history, route_parameters, to_ollama_messages, to_openai_messages,
 )
 from opensearch_llm.secrets import register_secret
-from opensearch_llm.testing._openai_wire import validate_chat_request
+from opensearch_llm.testing._openai_params import validate_chat_request
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"DEEPSEEK_API_KEY": "sk-unit-0000000000"}

@@ -49,3 +49,4 @@ def test_analysis_says_where_each_variable_came_from(tmp_path: Path) -> None:
     env_file.write_text("DEEPSEEK_MODEL=deepseek-v4-pro\n")
     analysis = analyse(DEEPSEEK, env={"DEEPSEEK_API_KEY": KEY}, env_file=env_file)
     assert analysis.env_sources == {"DEEPSEEK_API_KEY": "the environment", "DEEPSEEK_MODEL": str(env_file)}
+

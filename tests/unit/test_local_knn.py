@@ -13,9 +13,9 @@ from typing import Any, Optional
 import pytest
 
 from opensearch_llm.errors import DownloadError
-from opensearch_llm.local import artifacts, painless
+from opensearch_llm.local import artifacts, maven, painless
 from opensearch_llm.local.java import Jdk
-from opensearch_llm.local.paths import runtime_dir
+from opensearch_llm.paths import runtime_dir
 
 MODULE_3X = runtime_dir() / "dist" / "opensearch-3.6.0" / "modules" / "lang-painless"  # as the 3.6.0 zip ships it
 POM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -97,7 +97,7 @@ class _Mvn:
 def test_jars_and_poms_are_fetched_with_strict_checksums_zips_without(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     mvn = _Mvn()
-    monkeypatch.setattr(artifacts, "_mvn", lambda env: "mvn")
+    monkeypatch.setattr(maven, "_mvn", lambda env: "mvn")
     monkeypatch.setattr(artifacts.subprocess, "run", mvn)
     env = {"OPENSEARCH_LLM_CACHE_DIR": str(tmp_path)}
     jars = painless.fetch_jars("2.19.6", env)
@@ -113,7 +113,7 @@ def test_jars_and_poms_are_fetched_with_strict_checksums_zips_without(tmp_path: 
 
 
 def test_a_corrupt_jar_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(artifacts, "_mvn", lambda env: "mvn")
+    monkeypatch.setattr(maven, "_mvn", lambda env: "mvn")
     monkeypatch.setattr(artifacts.subprocess, "run", _Mvn(broken=True))
     with pytest.raises(DownloadError, match="not a valid zip"):
         artifacts.fetch(artifacts.Artifact("org.ow2.asm", "asm", "9.7", "jar"), tmp_path, {})

@@ -232,7 +232,7 @@ def test_configure_without_the_security_plugin_says_so(tmp_path: Path, fake_hash
 
 def test_hash_sh_of_the_installed_security_plugin_makes_a_bcrypt_hash() -> None:
     from opensearch_llm.local.java import find_jdk
-    from opensearch_llm.local.paths import runtime_dir
+    from opensearch_llm.paths import runtime_dir
     from opensearch_llm.local.versions import LINES
 
     home = runtime_dir() / "dist" / f"opensearch-{SECURE_VERSION}-secure"

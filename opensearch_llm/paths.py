@@ -1,4 +1,4 @@
-"""Where the launcher keeps downloads, installed trees and instances."""
+"""Where the toolkit keeps things on disk: downloads, installed trees and instances (the launcher), state and journals."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def runtime_dir(env: Optional[Mapping[str, str]] = None) -> Path:
 def instances_dir(env: Optional[Mapping[str, str]] = None) -> Path:
     """Directory holding one sub-directory per local instance."""
     return runtime_dir(env) / "instances"
+
+
+def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """The toolkit's per-user state directory."""
+    env = os.environ if env is None else env
+    if env.get("OPENSEARCH_LLM_STATE_DIR"):
+        return Path(env["OPENSEARCH_LLM_STATE_DIR"])
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "opensearch-llm"
