@@ -4,30 +4,30 @@ Every function takes the cluster client first and the blueprint second::
 
     plan(client, blueprint)            up(client, blueprint)          down(client, blueprint)
     predict(client, blueprint, "hi")   smoke(client, [bp1, bp2])      status(client)
-    sweep(client, Filters(...), delete=True)
+    sweep(client, sweep_filters(older_than="2h"), delete=True)         doctor(client, ["deepseek-chat"])
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 from opensearch_llm.errors import OpenSearchLLMError
-from opensearch_llm.lifecycle import facts as facts_mod
-from opensearch_llm.lifecycle import plan as plan_mod
-from opensearch_llm.lifecycle import removal
-from opensearch_llm.lifecycle.apply import Provisioned, end_lease
+from opensearch_llm.lifecycle import facts as facts_mod, plan as plan_mod, removal, up_run
+from opensearch_llm.lifecycle.messages import assistant_message, load_history  # noqa: F401 - for the CLI
+from opensearch_llm.lifecycle.plan import render as render_plan  # noqa: F401 - for the CLI
+from opensearch_llm.lifecycle.removal import raise_if_left  # noqa: F401 - for the CLI
+from opensearch_llm.lifecycle.apply import end_lease
 from opensearch_llm.lifecycle.events import RunOptions, add_note
 from opensearch_llm.lifecycle.journal import Journal, journal_dirs
 from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
 from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.naming import SMOKE, UP, new_run_id
-from opensearch_llm.lifecycle import up_run
+from opensearch_llm.lifecycle.up_run import UpResult
 from opensearch_llm.lifecycle.prepare import prepare
 from opensearch_llm.lifecycle.rollback import conclude
-from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
+from opensearch_llm.lifecycle.smoke import SmokeResult, SmokeRun, run_probe  # noqa: F401 - part of the API
 from opensearch_llm.lifecycle.switch import finish, revert
 from opensearch_llm.lifecycle.teardown import TeardownReport
 from opensearch_llm.secrets import mask_text
@@ -41,23 +41,8 @@ if TYPE_CHECKING:
     from opensearch_llm.lifecycle.rotate import Rotated
     from opensearch_llm.lifecycle.settings_run import SettingsResult
     from opensearch_llm.fleet import Outcome
+    from opensearch_llm.doctor import Report as DoctorReport
     from opensearch_llm.sweep import Filters, SweepReport
-
-
-@dataclass
-class UpResult:
-    """What ``up`` did: the plan, the provisioned ids and the smoke outcome."""
-
-    plan: plan_mod.Plan
-    provisioned: Provisioned
-    smoke: Optional[SmokeResult] = None
-
-    def to_dict(self) -> dict:
-        """JSON-ready view."""
-        return {"blueprint": self.plan.blueprint, "run_id": self.plan.run_id, "changed": self.provisioned.changed,
-                "ids": self.provisioned.ids, "model_state": self.provisioned.model_state,
-                "serving": self.provisioned.serving, "smoke": self.smoke.to_dict() if self.smoke else None,
-                "plan": self.plan.to_dict()}
 
 
 def _preflight(blueprint: "Blueprint", options: RunOptions) -> None:
@@ -136,30 +121,6 @@ def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity"
     if blueprint is None:
         raise OpenSearchLLMError("down needs a blueprint or a run id")
     return removal.remove_blueprint(client, blueprint, directories, options, owner, cluster)
-
-
-@dataclass
-class SmokeRun:
-    """One blueprint's smoke run: up → probe → down with run-scoped names."""
-
-    blueprint: str
-    run_id: str
-    ok: bool
-    seconds: float
-    smoke: Optional[SmokeResult] = None
-    error: str = ""
-    teardown: dict = field(default_factory=dict)
-    checks: list = field(default_factory=list)  # consumer checks, also when one failed
-
-    def __setattr__(self, name: str, value: object) -> None:
-        # an exception's text may quote a key: masked however the error gets here (creation or assignment)
-        super().__setattr__(name, mask_text(value) if name == "error" and isinstance(value, str) else value)
-
-    def to_dict(self) -> dict:
-        """JSON-ready view."""
-        return {"blueprint": self.blueprint, "run_id": self.run_id, "ok": self.ok, "seconds": self.seconds,
-                "smoke": self.smoke.to_dict() if self.smoke else None, "error": self.error,
-                "teardown": self.teardown, "checks": [c.to_dict() for c in self.checks]}
 
 
 def smoke(client: "OpenSearch", blueprints: Sequence["Blueprint"], *,
@@ -276,6 +237,15 @@ def problems(client: "OpenSearch", blueprints: Sequence["Blueprint"] = (), *,
     return findings.collect(client, blueprints, journal_dirs(override=options.journal_dir))
 
 
+def sweep_filters(*, older_than: Optional[str] = None, run: Optional[str] = None, blueprint: Optional[str] = None,
+                  include_up: bool = False) -> "Filters":
+    """Filters for :func:`sweep` from the CLI's words (``older_than`` like ``2h``; InvalidInputError otherwise)."""
+    from opensearch_llm.sweep import Filters as _Filters, parse_age
+
+    return _Filters(older_than=parse_age(older_than) if older_than else None, run=run, blueprint=blueprint,
+                    include_up=include_up)
+
+
 def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: bool = False,
           concurrency: int = 4, options: RunOptions = RunOptions(), deadline: float = 300.0) -> "SweepReport":
     """Leftovers found by ownership marker; with ``delete`` remove them within ``deadline`` seconds
@@ -285,6 +255,23 @@ def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: 
 
     return _sweep(client, filters or _Filters(), delete=delete, concurrency=concurrency, options=options,
                   deadline=deadline)
+
+
+def doctor(client: "OpenSearch", blueprints: Sequence[str] = (), *, env_file: Optional[str] = None,
+           overrides: Sequence[str] = (), timeout: float = 3.0, preflight: bool = True,
+           trust_env_file: bool = False) -> "DoctorReport":
+    """The cluster's checks, then each blueprint's (upstream, preflight, settings) and the cluster's features."""
+    from opensearch_llm.doctor import run
+
+    return run(client, blueprints, env_file=env_file, overrides=overrides, timeout=timeout, preflight=preflight,
+               trust_env_file=trust_env_file)
+
+
+def model_id_of(client: "OpenSearch", blueprint: "Blueprint") -> str:
+    """The id of the model ``up`` provisioned for ``blueprint`` (NotFoundError naming ``up`` when there is none)."""
+    from opensearch_llm.lifecycle.conversation import provisioned_model_id
+
+    return provisioned_model_id(client, blueprint)
 
 
 def apply_settings(client: "OpenSearch", blueprint: "BlueprintIdentity", *,

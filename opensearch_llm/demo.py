@@ -10,10 +10,13 @@ import secrets as _random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from opensearch_llm.errors import InvalidInputError
 from opensearch_llm.lifecycle.events import RunOptions, StepEvent
+
+if TYPE_CHECKING:
+    from opensearch_llm.blueprint.model import Blueprint
 
 DEMO_BLUEPRINT = "deepseek-chat"
 
@@ -38,19 +41,11 @@ def run_demo(version: Optional[str] = None, message: str = "Hello from opensearc
              keep_node: bool = False, say: Callable[[str], None] = print, name: str = "default",
              on_step: Callable[[StepEvent], None] = lambda _e: None) -> DemoReport:
     """Start (or reuse) the local node and the fake DeepSeek, then up → predict → down."""
-    from opensearch_llm import api
     from opensearch_llm.blueprint import load_blueprint
-    from opensearch_llm.client import ConnectionSettings, connect
-    from opensearch_llm.lifecycle.removal import raise_if_left
     from opensearch_llm.local import LocalNode
     from opensearch_llm.testing.fake_deepseek import FakeDeepSeek
 
     report = DemoReport()
-
-    def phase(name: str, started: float) -> None:
-        report.phases.append((name, time.perf_counter() - started))
-        say(f"{name}: {report.phases[-1][1]:.2f}s")
-
     key = "sk-demo-" + _random.token_hex(16)
     with FakeDeepSeek(api_key=key) as upstream:
         # the shipped blueprint (never a same-named file in the current directory), before any node starts
@@ -61,25 +56,36 @@ def run_demo(version: Optional[str] = None, message: str = "Hello from opensearc
         was_running = node.running() is not None
         info = node.start()
         report.url, report.version = info.url, info.version
-        phase(f"local node OpenSearch {info.version} at {info.url}", t)
+        _phase(report, say, f"local node OpenSearch {info.version} at {info.url}", t)
         try:
             say(f"offline DeepSeek stand-in at {upstream.url}")
-            client = connect(ConnectionSettings(url=info.url))
-            options = RunOptions(on_step=on_step)
-            t = time.perf_counter()
-            up = api.up(client, bp, options=options)
-            report.ids = up.provisioned.ids
-            phase("up (settings, model group, connector, register+deploy, smoke)", t)
-            t = time.perf_counter()
-            report.answer = api.predict(client, bp, message).text
-            phase(f"predict {message!r} -> {report.answer!r}", t)
-            t = time.perf_counter()
-            raise_if_left(api.down(client, bp, options=options), "down")
-            phase("down (undeploy, delete model, connector, model group, restore settings)", t)
+            _up_predict_down(info.url, bp, message, report, say, RunOptions(on_step=on_step))
         finally:
             if not keep_node and not was_running:
                 node.stop(purge=True)
     return report
+
+
+def _phase(report: DemoReport, say: Callable[[str], None], name: str, started: float) -> None:
+    report.phases.append((name, time.perf_counter() - started))
+    say(f"{name}: {report.phases[-1][1]:.2f}s")
+
+
+def _up_predict_down(url: str, bp: "Blueprint", message: str, report: DemoReport, say: Callable[[str], None],
+                     options: RunOptions) -> None:
+    from opensearch_llm import api
+    from opensearch_llm.client import ConnectionSettings, connect
+
+    client = connect(ConnectionSettings(url=url))
+    t = time.perf_counter()
+    report.ids = api.up(client, bp, options=options).provisioned.ids
+    _phase(report, say, "up (settings, model group, connector, register+deploy, smoke)", t)
+    t = time.perf_counter()
+    report.answer = api.predict(client, bp, message).text
+    _phase(report, say, f"predict {message!r} -> {report.answer!r}", t)
+    t = time.perf_counter()
+    api.raise_if_left(api.down(client, bp, options=options), "down")
+    _phase(report, say, "down (undeploy, delete model, connector, model group, restore settings)", t)
 
 
 def shipped_blueprint(name: str) -> Path:

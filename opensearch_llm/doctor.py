@@ -6,22 +6,19 @@ host remote models.  Per blueprint: it loads (environment included); the setting
 answers from this machine (Ollama ``GET /api/version``, OpenAI-compatible ``GET /models``: any HTTP
 status counts as reachable, a connection error or timeout fails; no credential is sent), and its preflight
 (:mod:`opensearch_llm.preflight`, the blueprint's own auth header sent: a refused key or a model not offered
-fails, a check that could not be made warns).  What needs no cluster (loading, upstream, preflight) runs for
-every blueprint before the first cluster request; the table still shows the cluster's rows first.
+fails, a check that could not be made warns).  What needs no cluster (:mod:`opensearch_llm.upstream_checks`)
+runs for every blueprint before the first cluster request; the table shows the cluster's rows first.
 
-Besides the checks, a cluster with ML Commons gets a list of :class:`~opensearch_llm.features.Feature`: which
-consumers of a model it supports, read from the ``GET _nodes`` answer the node check already fetches and the
-cluster settings (:mod:`opensearch_llm.features`); a missing feature is information, not a failure.
+A cluster with ML Commons also gets its :class:`~opensearch_llm.features.Feature` list (which consumers of a
+model it supports, from the ``GET _nodes`` answer and the settings): information, not a failure.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, TYPE_CHECKING, Union
-from urllib.parse import urlsplit
 
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt, short_cause
 from opensearch_llm.features import Feature, cluster_features
@@ -29,6 +26,9 @@ from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.resources import settings
 from opensearch_llm.resources.security import Principal, whoami
 from opensearch_llm.secrets import mask_text
+from opensearch_llm.upstream_checks import (  # noqa: F401 - part of doctor's interface
+    Check, is_ollama, preflight_check, upstream_base, upstream_check,
+)
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -39,22 +39,6 @@ PRIVATE_IP_SINCE = (2, 15)    # before 2.15 private and loopback endpoints are r
 REMOTE_INFERENCE = "plugins.ml_commons.remote_inference.enabled"
 PRIVATE_ENDPOINTS = "plugins.ml_commons.trusted_connector_private_endpoints_regex"  # 3.7+
 REMOTE_MODEL_ROLES = ("data", "ml")
-_BASE_ENV = re.compile(r"base_url:\s*[\"']?\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check: what was checked, whether it passed, what was seen, and how to fix a failure."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    warn: bool = False  # passed, but with a warning (shown as WARN)
-
-    def to_dict(self) -> dict:
-        """JSON-ready view."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -69,6 +53,10 @@ class Report:
     def failed(self) -> int:
         """How many checks failed."""
         return sum(not c.ok for c in self.checks)
+
+    def text(self) -> str:
+        """The table a terminal shows."""
+        return render(self.checks, self.features, self.models)
 
     def to_dict(self) -> dict:
         """JSON-ready view: ``ok``, ``checks`` and ``features``."""
@@ -199,71 +187,6 @@ def settings_check(blueprint: "Blueprint", state: ClusterState) -> Check:
     will = [f"add trusted endpoint {r}" for r in change.add_regexes]
     will += ["enable plugins.ml_commons.connector.private_ip_enabled"] if change.enable_private_ip else []
     return Check(name, True, "up will " + "; ".join(will) + " (down restores them)")
-
-
-def is_ollama(blueprint: "Blueprint") -> bool:
-    """True for blueprints that talk to an Ollama host (an ``ollama:`` section or an ``/api/`` endpoint)."""
-    return blueprint.ollama is not None or any(
-        urlsplit(u).path.startswith("/api/") for u in endpoint_urls(blueprint.connector.body))
-
-
-def upstream_base(blueprint: "Blueprint") -> str:
-    """The upstream's base URL: the ``base_url`` parameter, else the first endpoint's scheme and host."""
-    base = blueprint.connector.parameters.get("base_url")
-    if isinstance(base, str) and base.startswith(("http://", "https://")):
-        return base.rstrip("/")
-    return settings.origin((endpoint_urls(blueprint.connector.body) or [""])[0])
-
-
-def _base_variable(blueprint: "Blueprint") -> Optional[str]:
-    try:
-        m = _BASE_ENV.search(Path(blueprint.source).read_text(encoding="utf-8"))
-    except OSError:
-        return None
-    return m[1] if m else None
-
-
-def upstream_check(blueprint: "Blueprint", timeout: float = 3.0) -> Check:
-    """GET the upstream (no credentials sent); any HTTP answer passes, a connection error or timeout fails."""
-    import requests
-
-    ollama = is_ollama(blueprint)
-    url = upstream_base(blueprint) + ("/api/version" if ollama else "/models")
-    name = f"{blueprint.name}: upstream"
-    started = time.perf_counter()
-    try:
-        response = requests.get(url, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        var = _base_variable(blueprint)
-        where = f"set {var} to a running endpoint" if var else "--set connector.parameters.base_url=URL"
-        fix = ("start Ollama (ollama serve) or " if ollama else "start the server or ") + where
-        return Check(name, False, mask_text(f"GET {url} failed: {type(exc).__name__}: {short_cause(str(exc))}"), fix)
-    ms = (time.perf_counter() - started) * 1000
-    extra = ""
-    if ollama and response.ok:
-        try:
-            extra = f", Ollama {response.json().get('version', '?')}"
-        except ValueError:
-            extra = ""
-    return Check(name, True, mask_text(f"GET {url} -> HTTP {response.status_code} in {ms:.0f} ms{extra} "
-                                       "(from this machine)"))
-
-
-def preflight_check(blueprint: "Blueprint", timeout: float = 3.0) -> Check:
-    """The preflight (key accepted, model offered) as a row: FAIL on a refusal, WARN when it could not ask."""
-    from opensearch_llm.errors import PreflightRefused
-    from opensearch_llm.preflight import preflight
-
-    name = f"{blueprint.name}: preflight"
-    try:
-        report = preflight(blueprint, timeout=timeout, warn=lambda _message: None)
-    except PreflightRefused as exc:
-        return Check(name, False, mask_text(exc.message), mask_text(exc.hint or ""))
-    if report.status == "ok":
-        return Check(name, True, f"{report.provider} accepts the key and offers {report.model} "
-                                 f"({len(report.offered)} model(s) listed)")
-    detail = f"skipped: {report.reason}" if report.status == "skipped" else report.reason
-    return Check(name, True, mask_text(detail), warn=report.warned)
 
 
 @dataclass

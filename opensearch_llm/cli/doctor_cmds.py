@@ -36,14 +36,14 @@ Example:
 def doctor(blueprints: tuple, timeout: float, no_preflight: bool, env_file: Optional[str], overrides: tuple,
            as_json: bool, **conn: Any) -> None:
     """Run the checks."""
-    from opensearch_llm.doctor import render, run
+    from opensearch_llm import api
     from opensearch_llm.errors import OpenSearchLLMError
 
-    report = run(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
-                 preflight=not no_preflight, trust_env_file=trust_env_file())
+    report = api.doctor(make_client(**conn), blueprints, env_file=env_file, overrides=overrides, timeout=timeout,
+                        preflight=not no_preflight, trust_env_file=trust_env_file())
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(render(report.checks, report.features, report.models))
+        click.echo(report.text())
     if report.failed:
         raise OpenSearchLLMError(f"{report.failed} of {len(report.checks)} check(s) failed")

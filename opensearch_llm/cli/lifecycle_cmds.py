@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -11,6 +11,9 @@ from opensearch_llm.cli.options import (
 )
 from opensearch_llm.cli.fleet_output import expand, finish, jobs_option
 from opensearch_llm.cli.output import emit_json, json_option, progress
+
+if TYPE_CHECKING:
+    from opensearch_llm.api import RunOptions
 
 CHANGES_PENDING = 4  # plan --exit-code: up would change something (documented in the README's exit codes)
 
@@ -70,16 +73,14 @@ def plan(ctx: click.Context, blueprints: tuple, exit_code: bool, no_preflight: b
          env_file: Optional[str], overrides: tuple, as_json: bool, **conn: Any) -> None:
     """Plan blueprints."""
     from opensearch_llm import api
-    from opensearch_llm.lifecycle.plan import render
 
     from opensearch_llm.cli.options import warning_printer
-    from opensearch_llm.lifecycle.events import RunOptions
 
     paths = expand(blueprints)
-    options = RunOptions(preflight=not no_preflight, on_warning=warning_printer())
+    options = api.RunOptions(preflight=not no_preflight, on_warning=warning_printer())
     if len(paths) > 1:
         outcomes = api.plan_many(make_client(**conn), load(paths, env_file, overrides), options=options, jobs=jobs)
-        worst = finish(outcomes, "plan", as_json, lambda p: click.echo(render(p)))
+        worst = finish(outcomes, "plan", as_json, lambda p: click.echo(api.render_plan(p)))
         pending = exit_code and any(o.result is not None and o.result.changes for o in outcomes)
         ctx.exit(worst or (CHANGES_PENDING if pending else 0))
     bp = load(paths, env_file, overrides)[0]
@@ -87,7 +88,7 @@ def plan(ctx: click.Context, blueprints: tuple, exit_code: bool, no_preflight: b
     if as_json:
         emit_json(the_plan.to_dict())
     else:
-        click.echo(render(the_plan))
+        click.echo(api.render_plan(the_plan))
     if exit_code and the_plan.changes:
         ctx.exit(CHANGES_PENDING)
 
@@ -113,7 +114,7 @@ Example:
 @run_options
 @click.pass_context
 def up(ctx: click.Context, blueprints: tuple, no_smoke: bool, replace: bool, jobs: int, env_file: Optional[str],
-       overrides: tuple, as_json: bool, options: Any, **conn: Any) -> None:
+       overrides: tuple, as_json: bool, options: "RunOptions", **conn: Any) -> None:
     """Provision blueprints."""
     from opensearch_llm import api
 
@@ -161,11 +162,10 @@ Example:
 @with_run_options
 @click.pass_context
 def down(ctx: click.Context, blueprints: tuple, run_id: Optional[str], jobs: int, env_file: Optional[str],
-         overrides: tuple, as_json: bool, options: Any, **conn: Any) -> None:
+         overrides: tuple, as_json: bool, options: "RunOptions", **conn: Any) -> None:
     """Tear down."""
     from opensearch_llm import api
     from opensearch_llm.blueprint.identity import load_identity
-    from opensearch_llm.lifecycle.removal import raise_if_left
 
     paths = expand(blueprints)
     if bool(paths) == bool(run_id):
@@ -181,7 +181,7 @@ def down(ctx: click.Context, blueprints: tuple, run_id: Optional[str], jobs: int
         click.echo(report.summary())
         for note in report.notes:
             progress(f"note: {note}")
-    raise_if_left(report, "down")
+    api.raise_if_left(report, "down")
 
 
 @click.command(help="""List our resources in the cluster, by run and blueprint, and what is wrong: ghost
@@ -272,11 +272,10 @@ Example:
 @json_option
 @with_run_options
 def settings(blueprint: str, restore: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
-             options: Any, **conn: Any) -> None:
+             options: "RunOptions", **conn: Any) -> None:
     """Apply or restore a blueprint's cluster settings."""
     from opensearch_llm import api
     from opensearch_llm.blueprint.identity import load_identity
-    from opensearch_llm.lifecycle.removal import raise_if_left
 
     identity = load_identity(blueprint, env_file=env_file, overrides=overrides)
     client = make_client(**conn)
@@ -293,4 +292,4 @@ def settings(blueprint: str, restore: bool, env_file: Optional[str], overrides: 
         emit_json(report.to_dict())
     else:
         click.echo("; ".join(report.notes) or "settings restored")
-    raise_if_left(report, "settings --restore")
+    api.raise_if_left(report, "settings --restore")

@@ -141,7 +141,7 @@ def with_run_options(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from opensearch_llm.cli.pull_progress import PullProgress
-        from opensearch_llm.lifecycle.events import RunOptions
+        from opensearch_llm.api import RunOptions
 
         kwargs["options"] = RunOptions(keep_on_failure=kwargs.pop("keep_on_failure", False),
                                        journal_dir=kwargs.pop("journal_dir", None),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
 from opensearch_llm.cli.options import load, make_client, run_options
 from opensearch_llm.cli.output import emit_json
+
+if TYPE_CHECKING:
+    from opensearch_llm.api import RunOptions
 
 
 @click.command(help="""Rotate the provider credentials of a provisioned model without downtime: read them again
@@ -21,7 +24,7 @@ Example:
 """)
 @click.argument("blueprint", type=click.Path())
 @run_options
-def rotate(blueprint: str, env_file: Optional[str], overrides: tuple, as_json: bool, options: Any,
+def rotate(blueprint: str, env_file: Optional[str], overrides: tuple, as_json: bool, options: "RunOptions",
            **conn: Any) -> None:
     """Rotate credentials."""
     from opensearch_llm import api

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -11,6 +11,9 @@ from opensearch_llm.cli.options import (
 )
 from opensearch_llm.cli.fleet_output import expand, jobs_option
 from opensearch_llm.cli.output import emit_json, for_terminal, json_option, progress
+
+if TYPE_CHECKING:
+    from opensearch_llm.api import RunOptions
 
 param_options = [
     click.option("--system", default=None, help="System prompt."),
@@ -85,11 +88,10 @@ def predict(blueprint: str, message: str, system: Optional[str], params_json: Op
             **conn: Any) -> None:
     """Predict once."""
     from opensearch_llm import api
-    from opensearch_llm.lifecycle.messages import load_history
 
     bp = load([blueprint], env_file, overrides)[0]
     params = parse_params(params_json, param_pairs)
-    history = load_history(history_file) if history_file else []
+    history = api.load_history(history_file) if history_file else []
     result = api.predict(make_client(**conn), bp, message, system=system, history=history, params=params,
                          stream=stream, on_chunk=None if as_json else _chunk_printer())
     _render(result, as_json)
@@ -109,14 +111,13 @@ Example:
 def chat(blueprint: str, system: Optional[str], params_json: Optional[str], param_pairs: tuple,
          history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, **conn: Any) -> None:
     """Chat with the provisioned model."""
-    from opensearch_llm.lifecycle.conversation import predict, provisioned_model_id
-    from opensearch_llm.lifecycle.messages import assistant_message, load_history
+    from opensearch_llm import api
 
     bp = load([blueprint], env_file, overrides)[0]
     client = make_client(**conn)
     params = parse_params(params_json, param_pairs)
-    history: list[dict] = load_history(history_file) if history_file else []
-    model_id = provisioned_model_id(client, bp)
+    history: list[dict] = api.load_history(history_file) if history_file else []
+    model_id = api.model_id_of(client, bp)
     warned: set = set()
     progress(f"chatting with {bp.name} (model {model_id}); /exit to leave")
     while True:
@@ -128,14 +129,14 @@ def chat(blueprint: str, system: Optional[str], params_json: Optional[str], para
             break
         if not line.strip():
             continue
-        result = predict(client, bp, line, system=system, history=history, params=params, model_id=model_id,
-                         stream=stream, on_chunk=_chunk_printer(f"{bp.name}> "))
+        result = api.predict(client, bp, line, system=system, history=history, params=params, model_id=model_id,
+                             stream=stream, on_chunk=_chunk_printer(f"{bp.name}> "))
         stream = stream and result.stream_note is None  # say it once, then stop asking
         result.warnings = [w for w in result.warnings if w not in warned]
         warned.update(result.warnings)
         _render(result, False, prefix=f"{bp.name}> ")
         history += [{"role": "user", "content": line},
-                    assistant_message(result.text, result.tool_calls, result.reasoning)]
+                    api.assistant_message(result.text, result.tool_calls, result.reasoning)]
 
 
 @click.command(help="""The CI command: for each blueprint, up → probe → down with run-scoped names.
@@ -152,7 +153,7 @@ Example:
 @jobs_option
 @run_options
 def smoke(blueprints: tuple, junit: Optional[str], jobs: int, env_file: Optional[str], overrides: tuple,
-          as_json: bool, options: Any, **conn: Any) -> None:
+          as_json: bool, options: "RunOptions", **conn: Any) -> None:
     """Smoke-test blueprints."""
     from opensearch_llm import api
     from opensearch_llm.errors import LeftoversError, OpenSearchLLMError

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
 from opensearch_llm.cli.options import all_users_option, connection_options, journal_option, make_client, with_run_options
 from opensearch_llm.cli.output import emit_json, json_option, progress
+
+if TYPE_CHECKING:
+    from opensearch_llm.api import RunOptions
 
 
 @click.command(help="""List leftovers of this toolkit (found by ownership marker); delete them with --yes.
@@ -37,14 +40,13 @@ Example:
 @json_option
 @with_run_options
 def sweep(older_than: Optional[str], run_id: Optional[str], blueprint: Optional[str], include_up: bool, yes: bool,
-          deadline: float, concurrency: int, as_json: bool, options: Any, **conn: Any) -> None:
+          deadline: float, concurrency: int, as_json: bool, options: "RunOptions", **conn: Any) -> None:
     """Sweep leftovers."""
     from opensearch_llm.errors import LeftoversError
-    from opensearch_llm.sweep import Filters, parse_age, sweep as run_sweep
+    from opensearch_llm import api
 
-    filters = Filters(older_than=parse_age(older_than) if older_than else None, run=run_id, blueprint=blueprint,
-                      include_up=include_up)
-    report = run_sweep(make_client(**conn), filters, delete=yes, concurrency=concurrency, options=options,
+    filters = api.sweep_filters(older_than=older_than, run=run_id, blueprint=blueprint, include_up=include_up)
+    report = api.sweep(make_client(**conn), filters, delete=yes, concurrency=concurrency, options=options,
                        deadline=deadline)
     if as_json:
         emit_json(report.to_dict())

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Check:
+class ConsumerCheck:
     """One consumer check (a JUnit case): its name, outcome, time, answer excerpt and failures."""
 
     name: str
@@ -49,7 +49,7 @@ class _Probe:
     marker: Marker
     journal: Journal
     options: RunOptions
-    checks: list[Check] = field(default_factory=list)
+    checks: list[ConsumerCheck] = field(default_factory=list)
 
     def record(self, name: str, answer_path: str, call: Callable[[], dict], question: Optional[Question],
                extra: Callable[[dict], list[str]] = lambda _r: []) -> None:
@@ -61,7 +61,7 @@ class _Probe:
             answer = find_path(response, answer_path)
         except OpenSearchLLMError as exc:
             failures, answer = [str(exc)], ""
-        check = Check(name, not failures, time.perf_counter() - started,
+        check = ConsumerCheck(name, not failures, time.perf_counter() - started,
                       excerpt(answer if isinstance(answer, str) else str(answer), 200), failures)
         self.checks.append(check)
         timer.done("; ".join(failures) if failures else f"{check.seconds * 1000:.0f} ms: {check.answer!r}",
@@ -143,7 +143,7 @@ def _ingest(probe: _Probe) -> None:
 
 
 def run_consumer_probes(client: "OpenSearch", blueprint: "Blueprint", names: Names, ids: dict, marker: Marker,
-                        journal: Journal, options: RunOptions = RunOptions()) -> list[Check]:
+                        journal: Journal, options: RunOptions = RunOptions()) -> list[ConsumerCheck]:
     """Run every consumer check of ``blueprint``; raise :class:`SmokeError` (with ``checks``) if one fails."""
     probe = _Probe(client, blueprint, names, ids, marker, journal, options)
     consumers = blueprint.consumers

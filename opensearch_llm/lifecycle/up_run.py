@@ -4,7 +4,8 @@ finished), then apply, once more with a new run id when another run created its 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
 
 from opensearch_llm.errors import BusyError, InvalidInputError
 from opensearch_llm.lifecycle import facts as facts_mod
@@ -17,11 +18,28 @@ from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, still_running
 from opensearch_llm.lifecycle.naming import SMOKE, Marker, names_for, new_run_id, now_utc
 from opensearch_llm.lifecycle.provisioned import Provisioned
+from opensearch_llm.lifecycle.smoke import SmokeResult
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
     from opensearch_llm.blueprint.model import Blueprint
+
+
+@dataclass
+class UpResult:
+    """What ``up`` did: the plan, the provisioned ids and the smoke outcome."""
+
+    plan: plan_mod.Plan
+    provisioned: Provisioned
+    smoke: Optional[SmokeResult] = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready view."""
+        return {"blueprint": self.plan.blueprint, "run_id": self.plan.run_id, "changed": self.provisioned.changed,
+                "ids": self.provisioned.ids, "model_state": self.provisioned.model_state,
+                "serving": self.provisioned.serving, "smoke": self.smoke.to_dict() if self.smoke else None,
+                "plan": self.plan.to_dict()}
 
 
 def journal_of(options: RunOptions, run_id: str) -> Journal:

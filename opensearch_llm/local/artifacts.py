@@ -102,11 +102,7 @@ def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
     """
     env = os.environ if env is None else env
     if env.get("OPENSEARCH_HOME"):
-        home = Path(env["OPENSEARCH_HOME"])
-        if secure and not (home / "plugins" / "opensearch-security").is_dir():
-            raise LocalNodeError(f"OPENSEARCH_HOME ({home}) has no security plugin, which --secure needs",
-                                 hint="unset OPENSEARCH_HOME to use the launcher's own installation")
-        return home
+        return _given_home(Path(env["OPENSEARCH_HOME"]), secure)
     base = runtime_dir(env) / "dist"
     home = base / (f"opensearch-{version}-secure" if secure else f"opensearch-{version}")
     marker = home / ".opensearch-llm-installed.json"
@@ -135,6 +131,14 @@ def install(version: str, jdk: Jdk, env: Optional[Mapping[str, str]] = None,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     base.chmod(0o755)
+    return home
+
+
+def _given_home(home: Path, secure: bool) -> Path:
+    """``$OPENSEARCH_HOME`` as it is; with ``secure`` it must have the security plugin."""
+    if secure and not (home / "plugins" / "opensearch-security").is_dir():
+        raise LocalNodeError(f"OPENSEARCH_HOME ({home}) has no security plugin, which --secure needs",
+                             hint="unset OPENSEARCH_HOME to use the launcher's own installation")
     return home
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 from opensearch_llm.errors import ClusterError, NotFoundError
 
@@ -30,7 +30,7 @@ def or_none(call: Callable[[], T]) -> Optional[T]:
         return None
 
 
-def hits(response: Any) -> list[dict]:
+def hits(response: Mapping[str, Any]) -> list[dict]:
     """Search hits as ``{"id": ..., **_source}`` dicts (with ``_seq`` where the search asked for it)."""
     out = []
     for h in response.get("hits", {}).get("hits", []):

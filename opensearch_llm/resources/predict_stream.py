@@ -248,21 +248,7 @@ def predict_stream(client: "OpenSearch", model_id: str, parameters: dict, timeou
     try:
         if response.status != 200:
             raise _refusal(response.status, _reason(response.status, response.read()), model_id, path)
-        for event in iter_events(body.chunks()):
-            if isinstance(event, NotEventStream):  # an error document instead of (or after) events
-                status, reason = _body_status(event), _document_reason(event)
-                raise _stream_error(reason, status) if body.started else _refusal(status, reason, model_id, path)
-            if not body.started:
-                body.started = True
-                _set_read_timeout(response, timeout)
-            if isinstance(event, dict) and "error" in event:  # the provider's stream failed: it was called
-                raise _stream_error(str(event["error"]))
-            data = _data_map(event)
-            on_event(data)
-            if data.get("is_last"):
-                break
-        if not body.started:
-            raise StreamUnavailable("the cluster ended the stream without sending an event")
+        _relay(body, response, timeout, on_event, model_id, path)
         finished = True
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         if body.started:
@@ -276,6 +262,26 @@ def predict_stream(client: "OpenSearch", model_id: str, parameters: dict, timeou
             response.close()  # do not hand a half-read (or stalled) stream back to the pool
         response.release_conn()
     return time.perf_counter() - started
+
+
+def _relay(body: "_Body", response: Any, timeout: Optional[float], on_event: Callable[[dict], None], model_id: str,
+           path: str) -> None:
+    """Hand every event's ``dataAsMap`` to ``on_event`` until the last one; raise on an error document."""
+    for event in iter_events(body.chunks()):
+        if isinstance(event, NotEventStream):  # an error document instead of (or after) events
+            status, reason = _body_status(event), _document_reason(event)
+            raise _stream_error(reason, status) if body.started else _refusal(status, reason, model_id, path)
+        if not body.started:
+            body.started = True
+            _set_read_timeout(response, timeout)
+        if isinstance(event, dict) and "error" in event:  # the provider's stream failed: it was called
+            raise _stream_error(str(event["error"]))
+        data = _data_map(event)
+        on_event(data)
+        if data.get("is_last"):
+            return
+    if not body.started:
+        raise StreamUnavailable("the cluster ended the stream without sending an event")
 
 
 def _data_map(event: Any) -> dict:

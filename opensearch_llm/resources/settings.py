@@ -8,17 +8,16 @@ the prior persistent values so teardown restores them, unless someone changed th
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import re
-import socket
 import threading
 import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from opensearch_llm.blueprint.endpoints import (  # noqa: F401 - part of this module's interface
+    endpoint_regex, is_private, is_trusted, origin,
+)
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.resources.common import about
 
@@ -120,44 +119,6 @@ def _read(client: "OpenSearch") -> SettingsFacts:
         flags_off=tuple(f for f in FEATURE_FLAGS if not _as_bool(merged.get(f, FLAG_DEFAULTS.get(f, "true")))),
         flags_persistent=tuple((f, persistent.get(f)) for f in FEATURE_FLAGS),
     )
-
-
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, as written (what a trusted-endpoint regex pins)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def endpoint_regex(url: str) -> str:
-    """The narrowest regex that trusts every path of ``url``'s scheme, host and port."""
-    return "^" + re.escape(origin(url)) + "/.*$"
-
-
-def is_trusted(url: str, regexes: Iterable[str]) -> bool:
-    """True when any regex matches the whole URL (Java ``Matcher.matches`` semantics)."""
-    for regex in regexes:
-        try:
-            if re.fullmatch(regex, url):
-                return True
-        except re.error:
-            continue
-    return False
-
-
-def is_private(url: str) -> bool:
-    """True when the URL's host is loopback, private or link-local (ML Commons blocks those by default)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except OSError:
-            return False
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    return any(a.is_private or a.is_loopback or a.is_link_local or a.is_unspecified for a in addresses)
 
 
 def plan_change(facts: SettingsFacts, urls: Iterable[str], flags: Iterable[str] = ()) -> SettingsChange:

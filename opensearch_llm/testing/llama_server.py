@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 ANSWER = "pong"
 CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -61,8 +61,24 @@ def write_model(path: Path, kind: str = "fixed", answer: str = ANSWER, seed: int
     tokens = _byte_tokens()
     merges = [f"{answer[:i]} {answer[i]}" for i in range(1, len(answer))]
     tokens += [answer[:i + 1] for i in range(1, len(answer))] + ["<s>", "</s>"]
-    answer_id, bos, eos = len(tokens) - 3, len(tokens) - 2, len(tokens) - 1
     writer = gguf.GGUFWriter(str(path), "llama")
+    _write_metadata(writer, tokens, merges)
+    rng = np.random.default_rng(seed)
+
+    def weights(*shape: int) -> Any:
+        return (rng.standard_normal(shape) * 0.2).astype(np.float32) if kind == "random" \
+            else np.zeros(shape, dtype=np.float32)
+
+    _write_tensors(writer, weights, len(tokens), answer_id=len(tokens) - 3, eos=len(tokens) - 1, fixed=kind == "fixed")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _write_metadata(writer: Any, tokens: list, merges: list) -> None:
+    """The model's shape and a byte-level tokenizer whose last two tokens are BOS and EOS."""
     for call, value in (("add_context_length", N_CTX), ("add_embedding_length", N_EMBD),
                         ("add_block_count", N_LAYER), ("add_feed_forward_length", N_FF),
                         ("add_head_count", N_HEAD), ("add_head_count_kv", N_HEAD),
@@ -74,19 +90,19 @@ def write_model(path: Path, kind: str = "fixed", answer: str = ANSWER, seed: int
     writer.add_token_list(tokens)
     writer.add_token_types([1] * (len(tokens) - 2) + [3, 3])
     writer.add_token_merges(merges)
-    writer.add_bos_token_id(bos)
-    writer.add_eos_token_id(eos)
+    writer.add_bos_token_id(len(tokens) - 2)
+    writer.add_eos_token_id(len(tokens) - 1)
     writer.add_add_bos_token(False)
     writer.add_chat_template(CHAT_TEMPLATE)
-    rng = np.random.default_rng(seed)
 
-    def weights(*shape: int) -> Any:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32) if kind == "random" \
-            else np.zeros(shape, dtype=np.float32)
 
-    embd = weights(len(tokens), N_EMBD)
-    out = weights(len(tokens), N_EMBD)
-    if kind == "fixed":
+def _write_tensors(writer: Any, weights: Callable[..., Any], n_tokens: int, answer_id: int, eos: int,
+                   fixed: bool) -> None:
+    """With ``fixed``: every token maps to the answer, the answer to the end of text (zero attention, zero FFN)."""
+    import numpy as np
+
+    embd, out = weights(n_tokens, N_EMBD), weights(n_tokens, N_EMBD)
+    if fixed:
         embd[:, 0] = 1.0  # every token on axis 0 ...
         embd[answer_id] = 0.0
         embd[answer_id, 1] = 1.0  # ... but the answer, on axis 1
@@ -104,11 +120,6 @@ def write_model(path: Path, kind: str = "fixed", answer: str = ANSWER, seed: int
         writer.add_tensor(f"{blk}.ffn_gate.weight", weights(N_FF, N_EMBD))
         writer.add_tensor(f"{blk}.ffn_up.weight", weights(N_FF, N_EMBD))
         writer.add_tensor(f"{blk}.ffn_down.weight", weights(N_EMBD, N_FF))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def _free_port() -> int:

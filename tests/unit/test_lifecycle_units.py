@@ -301,11 +301,11 @@ def test_sweep_returns_at_its_deadline_while_a_delete_hangs(double, client, opti
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from opensearch_llm import sweep as sweep_mod
+    from opensearch_llm.lifecycle import pipeline
 
     api.up(client, blueprint(), options=options, smoke=False)
     release = threading.Event()
-    monkeypatch.setattr(sweep_mod, "retry_transient", lambda *args: release.wait(60))
+    monkeypatch.setattr(pipeline, "retry_transient", lambda *args: release.wait(60))
     try:
         report = api.sweep(client, api_filters(include_up=True), delete=True, options=options, deadline=0.5)
     finally:
