@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (BLUEPRINT, CLI, FLOOR, KEY, RAW, Baseline, args, deepseek_setup, report,  # noqa: E402
+from _harness import (BLUEPRINT, CLI, FLOOR, KEY, OSPY_FLOOR, RAW, Baseline, args, deepseek_setup, report,  # noqa: E402
                       run_rounds, timed_process)
 
 
@@ -28,7 +28,9 @@ def main() -> None:
 
         figures = run_rounds(toolkit, [
             Baseline("P2", "`down` vs raw minimal teardown", baseline, 1.10),
-            Baseline("P2 floor", "`down` vs the stdlib floor (same teardown on urllib)", lambda: baseline(FLOOR), 1.5)],
+            Baseline("P2 floor", "`down` vs the stdlib floor (same teardown on urllib)", lambda: baseline(FLOOR), 1.5),
+            Baseline("P2 opensearch-py floor", "`down` vs the same teardown through opensearch-py's client",
+                     lambda: baseline(OSPY_FLOOR), 1.3)],
             ns.pairs)
     report(figures, "p2_down")
 

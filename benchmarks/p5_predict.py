@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (BLUEPRINT, CLI, FLOOR, RAW, Baseline, args, deepseek_setup, report,  # noqa: E402
+from _harness import (BLUEPRINT, CLI, FLOOR, OSPY_FLOOR, RAW, Baseline, args, deepseek_setup, report,  # noqa: E402
                       run_rounds, timed_process)
 
 
@@ -27,7 +27,9 @@ def main() -> None:
                     Baseline("P5", "`predict --message hi` vs one raw `_predict` from a fresh process",
                              lambda: timed_process([*RAW, "predict", s.url, model_id]), 1.2),
                     Baseline("P5 floor", "`predict` vs the stdlib floor (one `_predict` on urllib)",
-                             lambda: timed_process([*FLOOR, "predict", s.url, model_id]), 1.3)], ns.pairs)
+                             lambda: timed_process([*FLOOR, "predict", s.url, model_id]), 1.3),
+                    Baseline("P5 opensearch-py floor", "`predict` vs one `_predict` through opensearch-py's client",
+                             lambda: timed_process([*OSPY_FLOOR, "predict", s.url, model_id]), 1.3)], ns.pairs)
         finally:
             timed_process([*CLI, "down", BLUEPRINT], env=s.env, cwd=s.work)
     report(figures, "p5_predict")

@@ -5,6 +5,8 @@
     python benchmarks/raw.py predict URL MODEL_ID
     python benchmarks/raw.py delete-each URL IDS_FILE      # sweep baseline: one by one, in order
     python benchmarks/raw.py --stdlib up|down|predict ...  # the stdlib floor: the same sequence, no third-party import
+    python benchmarks/raw.py --opensearchpy up|down|predict ...  # the opensearch-py floor: the same sequence sent
+                                                                  # through opensearch-py's client
 
 This is what a careful hand-written script does, nothing more: no reads before writes, no
 journal, no validation. ``--poll 5`` reproduces the seed scripts' 5 s deploy polling.
@@ -19,6 +21,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Optional
 
@@ -26,6 +29,7 @@ ML = "/_plugins/_ml"
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
 PRIVATE = "plugins.ml_commons.connector.private_ip_enabled"
 STDLIB = False  # set by --stdlib
+OPENSEARCHPY = False  # set by --opensearchpy
 
 
 class _Reply:
@@ -70,10 +74,35 @@ class StdlibSession:
         return self._send("DELETE", url)
 
 
+class OpensearchpySession(StdlibSession):
+    """The same calls through one ``opensearchpy.OpenSearch`` client (what a script on opensearch-py sends)."""
+
+    def __init__(self) -> None:
+        import opensearchpy
+
+        self._errors = opensearchpy.TransportError
+        self._clients: dict = {}
+        self._make = opensearchpy.OpenSearch
+
+    def _send(self, method: str, url: str, body: Any = None) -> _Reply:
+        parts = urllib.parse.urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        client = self._clients.setdefault(origin, self._make(hosts=[origin], max_retries=0, timeout=60))
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            answer = client.transport.perform_request(method, path, body=body)
+            return _Reply(200, json.dumps(answer), url)
+        except self._errors as exc:
+            status = exc.status_code if isinstance(exc.status_code, int) else 599
+            return _Reply(status, json.dumps(exc.info) if isinstance(exc.info, dict) else str(exc.info), url)
+
+
 def session() -> Any:
-    """A ``requests.Session``, or the stdlib stand-in when ``--stdlib`` was given."""
+    """A ``requests.Session``, or the stdlib stand-in (``--stdlib``), or an opensearch-py client (``--opensearchpy``)."""
     if STDLIB:
         return StdlibSession()
+    if OPENSEARCHPY:
+        return OpensearchpySession()
     import requests
 
     return requests.Session()
@@ -150,8 +179,8 @@ def delete_each(url: str, ids_file: str) -> None:
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    STDLIB = "--stdlib" in argv
-    cmd, *rest = [a for a in argv if a != "--stdlib"]
+    STDLIB, OPENSEARCHPY = "--stdlib" in argv, "--opensearchpy" in argv
+    cmd, *rest = [a for a in argv if a not in ("--stdlib", "--opensearchpy")]
     if cmd == "up":
         poll = float(rest[rest.index("--poll") + 1]) if "--poll" in rest else 0.01
         up(*rest[:4], poll=poll)

@@ -8,6 +8,7 @@ test. Subprocess output is scanned by ``tests.integration.cli_helpers.Cli``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Iterator, Tuple
 
 import pytest
@@ -20,13 +21,13 @@ SCAN = {"outputs": 0, "hits": 0}
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests are hermetic: no provider keys, cluster URL or credentials come in from the caller's shell,
-    and run journals go to a temporary state directory, never the user's."""
+    and each test's run journals go to a state directory of its own (never the user's, never another test's)."""
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPENSEARCH_LLM_STATE_DIR", str(tmp_path_factory.getbasetemp() / "state"))
+    monkeypatch.setenv("OPENSEARCH_LLM_STATE_DIR", str(tmp_path / "state"))
 
 
 @pytest.fixture

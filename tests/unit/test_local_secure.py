@@ -230,19 +230,6 @@ def test_configure_without_the_security_plugin_says_so(tmp_path: Path, fake_hash
         security.configure(instance / "config", files)
 
 
-def test_hash_sh_of_the_installed_security_plugin_makes_a_bcrypt_hash() -> None:
-    from opensearch_llm.local.java import find_jdk
-    from opensearch_llm.paths import runtime_dir
-    from opensearch_llm.local.versions import LINES
-
-    home = runtime_dir() / "dist" / f"opensearch-{SECURE_VERSION}-secure"
-    if not (home / "plugins" / "opensearch-security" / "tools" / "hash.sh").exists():
-        pytest.skip("no installed secured tree yet (made by the first local start --secure)")
-    jdk = find_jdk(LINES["2.19"], os.environ)
-    hashed = security.hash_password("Not-a-real-password-1", home, jdk.home)
-    assert hashed.startswith("$2") and len(hashed) == 60 and "Not-a-real" not in hashed
-
-
 def test_resolve_secure_defaults_to_the_version_with_all_four_zips() -> None:
     assert SECURE_VERSION == "2.19.1"
     assert resolve_secure(None)[0] == SECURE_VERSION
