@@ -14,26 +14,20 @@ import time
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 from opensearch_llm.errors import OpenSearchLLMError
-from opensearch_llm.lifecycle import facts as facts_mod, plan as plan_mod, removal, up_run
-from opensearch_llm.lifecycle.messages import assistant_message, load_history  # noqa: F401 - for the CLI
-from opensearch_llm.lifecycle.plan import render as render_plan  # noqa: F401 - for the CLI
-from opensearch_llm.lifecycle.removal import raise_if_left  # noqa: F401 - for the CLI
-from opensearch_llm.lifecycle.apply import end_lease
-from opensearch_llm.lifecycle.events import RunOptions, add_note
+# what every command needs is imported here; the lifecycle modules only by the functions that use them, so that
+# `predict` does not pay for planning, teardown and consumers (tests/unit/test_import_budget.py)
+from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.journal import Journal, journal_dirs
-from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
-from opensearch_llm.lifecycle.placement import serving_text
+from opensearch_llm.lifecycle.messages import assistant_message, load_history  # noqa: F401 - for the CLI
 from opensearch_llm.lifecycle.naming import SMOKE, UP, new_run_id
-from opensearch_llm.lifecycle.up_run import UpResult
-from opensearch_llm.lifecycle.prepare import prepare
-from opensearch_llm.lifecycle.rollback import conclude
-from opensearch_llm.lifecycle.smoke import SmokeResult, SmokeRun, run_probe  # noqa: F401 - part of the API
-from opensearch_llm.lifecycle.switch import finish, revert
-from opensearch_llm.lifecycle.teardown import TeardownReport
-from opensearch_llm.secrets import mask_text
+from opensearch_llm.lifecycle.smoke import SmokeResult, SmokeRun  # noqa: F401 - part of the API
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
+
+    from opensearch_llm.lifecycle.plan import Plan
+    from opensearch_llm.lifecycle.report import TeardownReport
+    from opensearch_llm.lifecycle.up_run import UpResult
 
     from opensearch_llm.blueprint.identity import BlueprintIdentity
     from opensearch_llm.blueprint.model import Blueprint
@@ -54,62 +48,30 @@ def _preflight(blueprint: "Blueprint", options: RunOptions) -> None:
 
 
 def plan(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(),
-         run_id: Optional[str] = None, mode: str = UP, smoke: bool = True) -> plan_mod.Plan:
+         run_id: Optional[str] = None, mode: str = UP, smoke: bool = True) -> "Plan":
     """What ``up`` (or, with ``mode="smoke"``, a smoke run) would do; reads the cluster, changes nothing."""
+    from opensearch_llm.lifecycle.up_run import make_plan
+
     _preflight(blueprint, options)
-    return up_run.make_plan(client, blueprint, run_id or new_run_id(), mode, smoke, options)
+    return make_plan(client, blueprint, run_id or new_run_id(), mode, smoke, options)
 
 
 def up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions = RunOptions(), smoke: bool = True,
-       run_id: Optional[str] = None, mode: str = UP, replace: bool = False) -> UpResult:
+       run_id: Optional[str] = None, mode: str = UP, replace: bool = False) -> "UpResult":
     """Provision ``blueprint`` (idempotent with stable names) and run its smoke probe.
 
     With ``ollama.pull: true`` the model is pulled onto the Ollama host first (progress to ``options.on_pull``).
     """
+    from opensearch_llm.lifecycle.up_run import run_up
+
     _preflight(blueprint, options)
-    run_id = run_id or new_run_id()
-    options.on_run(run_id)
-    prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
-    journal, the_plan, provisioned = up_run.provision(client, blueprint, run_id, mode, smoke, replace, options)
-    result = UpResult(the_plan, provisioned)
-    if smoke:
-        try:
-            serving = provisioned.serving if not provisioned.serving.startswith("1/1 ") else ""  # a cluster: say where
-            result.smoke = run_probe(client, blueprint, provisioned.ids["model"], options, serving)
-            if blueprint.consumers:
-                result.smoke.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
-                                                          up_run.smoke_marker(the_plan), journal, options)
-        except BaseException as exc:
-            journal.write("failed", error=mask_text(str(exc))[:500])
-            if options.keep_on_failure:
-                add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {the_plan.run_id}")
-            else:
-                if provisioned.switched:  # the live model keeps answering through its old connector
-                    revert(client, provisioned.switched, journal, options, exc)
-                if provisioned.created:
-                    _roll_back(client, journal, options, exc)
-            raise
-    if provisioned.switched:
-        finish(client, provisioned.switched, journal, options)
-    if mode == UP:
-        try:
-            end_lease(client, provisioned)
-        except OpenSearchLLMError as exc:  # the model serves: a lease left on ends by itself
-            options.on_warning(f"{blueprint.name}: could not mark run {the_plan.run_id} finished ({exc}); other hosts "
-                               "treat it as in progress until its lease ends")
-    journal.write("done", ok=True)
-    return result
-
-
-def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
-    """Remove the run after a failed smoke probe; LeftoversError (exit 3) when something stays."""
-    conclude(exc, removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir)),
-             journal.run_id)
+    return run_up(client, blueprint, options=options, smoke=smoke, run_id=run_id, mode=mode, replace=replace)
 
 
 def down(client: "OpenSearch", blueprint: Union["Blueprint", "BlueprintIdentity", None] = None, *,
          run_id: Optional[str] = None, options: RunOptions = RunOptions()) -> TeardownReport:
     """Tear down a blueprint's ``up`` resources, or everything of one run (``run_id``). Needs no secret."""
+    from opensearch_llm.lifecycle import removal
     from opensearch_llm.lifecycle.restore import ClusterId
     from opensearch_llm.sweep import caller_token
 
@@ -152,9 +114,9 @@ def down_many(client: "OpenSearch", blueprints: Sequence[Union["Blueprint", "Blu
     """``down`` of several blueprints, ``jobs`` at a time; a teardown that leaves anything is an error (exit 3)."""
     from opensearch_llm.fleet import for_each
 
-    def one(bp: Union["Blueprint", "BlueprintIdentity"], mine: RunOptions) -> TeardownReport:
+    def one(bp: Union["Blueprint", "BlueprintIdentity"], mine: RunOptions) -> "TeardownReport":
         report = down(client, bp, options=mine)
-        removal.raise_if_left(report, f"down {bp.name}")
+        raise_if_left(report, f"down {bp.name}")
         return report
 
     return for_each(blueprints, one, options, lambda bp: bp.name, jobs)
@@ -170,10 +132,13 @@ def plan_many(client: "OpenSearch", blueprints: Sequence["Blueprint"], *, option
 
 def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions) -> SmokeRun:
     """up → probe → down with run-scoped names; the teardown always runs."""
+    from opensearch_llm.lifecycle import removal
+    from opensearch_llm.lifecycle.up_run import journal_of
+
     run_id = new_run_id()
     started = time.perf_counter()
     result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
-    rolled_back: Optional[TeardownReport] = None
+    rolled_back: Optional["TeardownReport"] = None
     try:
         up_result = up(client, blueprint, options=options, run_id=run_id, mode=SMOKE)
         result.smoke, result.ok = up_result.smoke, True
@@ -183,7 +148,7 @@ def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions
         result.checks = list(getattr(exc, "checks", []))
         rolled_back = getattr(exc, "rollback_report", None)
     finally:
-        report = removal.remove_run(client, up_run.journal_of(options, run_id), options,
+        report = removal.remove_run(client, journal_of(options, run_id), options,
                                     journal_dirs(override=options.journal_dir))
         if rolled_back is not None:  # the rollback removed the run already: say what it removed
             rolled_back.merge(report)
@@ -215,6 +180,8 @@ def status(client: "OpenSearch", *, all_users: bool = False) -> list[dict]:
 
     Where the cluster has users, only the caller's unless ``all_users``.
     """
+    from opensearch_llm.lifecycle import facts as facts_mod
+    from opensearch_llm.lifecycle.placement import serving_text
     from opensearch_llm.sweep import caller_token
 
     owner = caller_token(client, RunOptions(all_users=all_users))
@@ -296,3 +263,17 @@ def rotate(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions 
 
     _preflight(blueprint, options)
     return _rotate(client, blueprint, options)
+
+
+def render_plan(the_plan: "Plan") -> str:
+    """A plan as the terminal shows it."""
+    from opensearch_llm.lifecycle.plan import render
+
+    return render(the_plan)
+
+
+def raise_if_left(report: "TeardownReport", what: str) -> None:
+    """LeftoversError (exit 3) when anything is left."""
+    from opensearch_llm.lifecycle.removal import raise_if_left as _raise
+
+    _raise(report, what)

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
-from opensearch_llm.errors import BusyError, InvalidInputError
+from opensearch_llm.errors import BusyError, InvalidInputError, OpenSearchLLMError
 from opensearch_llm.lifecycle import facts as facts_mod
 from opensearch_llm.lifecycle import lease
 from opensearch_llm.lifecycle import plan as plan_mod
@@ -16,9 +16,17 @@ from opensearch_llm.lifecycle.consumers import replace_message, with_consumers
 from opensearch_llm.lifecycle.contend import Contended, wait_while_busy
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.journal import Journal, journal_dir, journal_dirs, still_running
-from opensearch_llm.lifecycle.naming import SMOKE, Marker, names_for, new_run_id, now_utc
+from opensearch_llm.lifecycle.naming import SMOKE, UP, Marker, names_for, new_run_id, now_utc
 from opensearch_llm.lifecycle.provisioned import Provisioned
-from opensearch_llm.lifecycle.smoke import SmokeResult
+from opensearch_llm.lifecycle import removal
+from opensearch_llm.lifecycle.apply import end_lease
+from opensearch_llm.lifecycle.consumer_smoke import run_consumer_probes
+from opensearch_llm.lifecycle.events import add_note
+from opensearch_llm.lifecycle.prepare import prepare
+from opensearch_llm.lifecycle.rollback import conclude
+from opensearch_llm.lifecycle.smoke import SmokeResult, run_probe
+from opensearch_llm.lifecycle.switch import finish, revert
+from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -110,3 +118,52 @@ def provision(client: "OpenSearch", blueprint: "Blueprint", run_id: str, mode: s
 def smoke_marker(the_plan: plan_mod.Plan) -> Marker:
     """The marker of what a smoke probe creates for a moment (conversation memories)."""
     return Marker(the_plan.run_id, the_plan.blueprint, now_utc(), None, SMOKE, the_plan.owner)
+
+
+def run_up(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions, smoke: bool = True,
+           run_id: Optional[str] = None, mode: str = UP, replace: bool = False) -> UpResult:
+    """``up`` after the preflight: plan, apply, probe (rolling back on a failed probe), drop the lease."""
+    run_id = run_id or new_run_id()
+    options.on_run(run_id)
+    prepare(blueprint, options)  # ollama.pull: the model is on the Ollama host before anything is planned
+    journal, the_plan, provisioned = provision(client, blueprint, run_id, mode, smoke, replace, options)
+    result = UpResult(the_plan, provisioned)
+    if smoke:
+        result.smoke = _probe(client, blueprint, journal, the_plan, provisioned, options)
+    if provisioned.switched:
+        finish(client, provisioned.switched, journal, options)
+    if mode == UP:
+        try:
+            end_lease(client, provisioned)
+        except OpenSearchLLMError as exc:  # the model serves: a lease left on ends by itself
+            options.on_warning(f"{blueprint.name}: could not mark run {the_plan.run_id} finished ({exc}); other hosts "
+                               "treat it as in progress until its lease ends")
+    journal.write("done", ok=True)
+    return result
+
+def _probe(client: "OpenSearch", blueprint: "Blueprint", journal: Journal, the_plan: plan_mod.Plan,
+           provisioned: Provisioned, options: RunOptions) -> SmokeResult:
+    """The smoke probe (and the consumers' probes); a failure rolls the run back unless ``keep_on_failure``."""
+    try:
+        serving = provisioned.serving if not provisioned.serving.startswith("1/1 ") else ""  # a cluster: say where
+        result = run_probe(client, blueprint, provisioned.ids["model"], options, serving)
+        if blueprint.consumers:
+            result.checks = run_consumer_probes(client, blueprint, the_plan.names, provisioned.ids,
+                                                smoke_marker(the_plan), journal, options)
+        return result
+    except BaseException as exc:
+        journal.write("failed", error=mask_text(str(exc))[:500])
+        if options.keep_on_failure:
+            add_note(exc, f"kept on failure; remove later with: opensearch-llm down --run {the_plan.run_id}")
+        else:
+            if provisioned.switched:  # the live model keeps answering through its old connector
+                revert(client, provisioned.switched, journal, options, exc)
+            if provisioned.created:
+                _roll_back(client, journal, options, exc)
+        raise
+
+
+def _roll_back(client: "OpenSearch", journal: Journal, options: RunOptions, exc: BaseException) -> None:
+    """Remove the run after a failed smoke probe; LeftoversError (exit 3) when something stays."""
+    conclude(exc, removal.remove_run(client, journal, options, journal_dirs(override=options.journal_dir)),
+             journal.run_id)
