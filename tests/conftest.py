@@ -90,3 +90,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{f['random_faults']} random 429/503 injected; leftovers before sweep {f['leftovers_before_sweep']}, "
             f"after one sweep {f['leftovers_after_sweep']}; bad blueprints {f['bad_blueprints']}, "
             f"{f['bad_exit2_located']} exited 2 with file:line, {f['bad_cluster_requests']} cluster requests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """``OPENSEARCH_LLM_TEST_ORDER=reverse``: run the test files in reverse order (each file's tests keep theirs),
+    to show that no test depends on what an earlier one did. Tests of one session-scoped node line stay together."""
+    if os.environ.get("OPENSEARCH_LLM_TEST_ORDER") != "reverse":
+        return
+    groups: dict = {}  # node line (as pytest ordered them) -> file -> tests
+    for item in items:
+        line = getattr(getattr(item, "callspec", None), "params", {}).get("opensearch_line", "")
+        groups.setdefault(line, {}).setdefault(str(item.fspath), []).append(item)
+    items[:] = [item for files in groups.values() for path in sorted(files, reverse=True) for item in files[path]]
