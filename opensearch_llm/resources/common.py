@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 from opensearch_llm.errors import ClusterError, NotFoundError
 
 T = TypeVar("T")
-MARKER_QUERY = {"query": {"match_phrase": {"description": "opensearch-llm"}}, "size": 10000, "track_total_hits": True}
+MARKER_TEXT = "opensearch-llm"  # what every ownership marker contains
+MARKER_QUERY = {"query": {"match_phrase": {"description": MARKER_TEXT}}, "size": 10000, "track_total_hits": True}
 
 
 @contextmanager

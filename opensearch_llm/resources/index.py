@@ -10,7 +10,7 @@ from typing import Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import ClusterError, InvalidInputError
 from opensearch_llm.resources.common import about, or_none
-from opensearch_llm.resources.search_pipeline import MARKER_TEXT
+from opensearch_llm.resources.common import MARKER_TEXT
 from opensearch_llm.secrets import mask_text
 
 if TYPE_CHECKING:

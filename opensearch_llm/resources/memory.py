@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, TYPE_CHECKING
 
 from opensearch_llm.errors import ClusterError
 from opensearch_llm.resources.common import about, or_none
-from opensearch_llm.resources.search_pipeline import MARKER_TEXT
+from opensearch_llm.resources.common import MARKER_TEXT
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
