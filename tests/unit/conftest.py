@@ -16,6 +16,19 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Any:
+    """Secrets a unit test registers (say an imported connector's literal "dummy") are forgotten after the test and
+    its secret scan, so that no later test finds its own text masked: the tests pass in any order."""
+    from opensearch_llm import secrets
+
+    with secrets._lock:
+        before = set(secrets._registry)
+    yield
+    with secrets._lock:
+        secrets._registry.intersection_update(before)
+
+
 @pytest.fixture
 def double() -> "MLDouble":
     """The ML Commons double (see :mod:`tests.unit.ml_double`)."""
