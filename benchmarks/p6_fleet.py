@@ -72,9 +72,12 @@ def ml_settings(url: str) -> dict:
 
 def check_clean(s: Setup, settings_before: dict) -> None:
     """No resource of the fleet is left and the settings are back: else fail (this is correctness, not timing)."""
-    rows = json.loads(subprocess.run([*CLI, "status", "--json", "--all-users"], env=s.env, cwd=s.work,
-                                     capture_output=True, text=True, check=True).stdout)
-    left = [f"{r['kind']} {r['name']}" for r in rows if str(r.get("blueprint", "")).startswith(PREFIX)]
+    listed = subprocess.run([*CLI, "status", "--json", "--all-users"], env=s.env, cwd=s.work, capture_output=True,
+                            text=True)
+    if listed.returncode not in (0, 1):  # 1: the cluster has a problem (a ghost, drift), listed with the rows
+        raise SystemExit(f"status failed: {listed.stderr[-1000:]}")
+    rows = json.loads(listed.stdout)
+    left = [f"{r['kind']} {r['name']}" for r in rows if "kind" in r and str(r.get("blueprint", "")).startswith(PREFIX)]
     after = ml_settings(s.url)
     if left or after != settings_before:
         raise SystemExit(f"fleet leftovers: {left or 'none'}; settings before {settings_before}, after {after}")

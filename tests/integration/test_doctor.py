@@ -7,6 +7,7 @@ from typing import Any
 from opensearch_llm.doctor import REMOTE_INFERENCE
 from tests.helpers import closed_url
 from tests.integration.cli_helpers import CONNECTORS, Cli
+from tests.integration.conftest import served_without_document
 
 DEEPSEEK = str(CONNECTORS / "deepseek-chat.yaml")
 OLLAMA = str(CONNECTORS / "ollama-chat.yaml")
@@ -15,14 +16,18 @@ CLUSTER_CHECKS = ["cluster reachable", "OpenSearch version", "opensearch-ml plug
 
 
 def test_everything_passes_and_says_what_up_will_change(cli: Cli, clean_cluster: Any) -> None:
+    # a ghost deployment only a node restart clears may be on the session's node from an earlier test: then the
+    # problems row warns about it (which is right) and every other row must still pass
+    ghosts = served_without_document(clean_cluster)
     result = cli("doctor", DEEPSEEK)
     assert result.code == 0, result
     lines = result.out.splitlines()
     features = lines.index("cluster features:")
-    assert all(line.startswith(("PASS", " ")) for line in lines[:features]), result
+    problems_row = "WARN  ghosts, drift, stray settings" if ghosts else "PASS  ghosts, drift, stray settings"
+    assert all(line.startswith(("PASS", " ", problems_row)) for line in lines[:features]), result
     assert all(line.startswith("  yes  ") for line in lines[features + 1:-1]), result  # a local node has them all
-    assert lines[-1] == "10 passed, 0 failed"
-    assert "PASS  ghosts, drift, stray settings" in result.out and "(drift checked: deepseek-chat)" in result.out
+    assert lines[-1] == "10 passed, 0 failed" + (", 1 warning(s)" if ghosts else "")
+    assert problems_row in result.out and "(drift checked: deepseek-chat)" in result.out
     port = cli.env["DEEPSEEK_BASE_URL"].rsplit(":", 1)[1]
     assert r"up will add trusted endpoint ^http://127\.0\.0\.1:%s/.*$" % port in result.out
     assert "enable plugins.ml_commons.connector.private_ip_enabled" in result.out
