@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
 T = TypeVar("T")
+TOKEN_MATCH = "models are still using this connector"
 # what uses the model goes first; an index before the ingest pipeline it names as its default
 ORDER = ("memory", "agent", "search_pipeline", "index", "ingest_pipeline", "model", "connector", "model_group")
 MODULES: dict[str, Any] = {
@@ -126,6 +127,11 @@ def _delete_step(client: "OpenSearch", kind: str, rid: str, options: RunOptions,
     except OpenSearchLLMError as exc:
         report.errors.append(f"{kind} {rid}: {exc}")
         timer.done(str(exc), status="failed")
+        if kind == "connector" and TOKEN_MATCH in str(exc):
+            report.notes.append(f"connector {rid}: ML Commons matches connector ids as text, so a model that shares "
+                                "a part of its id (between '-') blocks it even when it uses another connector; it "
+                                "can go once the models it names are gone: run this command again then, or "
+                                "`opensearch-llm sweep --include-up --yes`")
         return
     (report.deleted if existed else report.missing).append({"kind": kind, "id": rid})
     if journal:
