@@ -174,14 +174,15 @@ def gather(client: "OpenSearch", blueprint_name: str, names: Names) -> Facts:
         # ML Commons refuses to delete a model group that has models, and our model goes into our group: without
         # a group of this blueprint, under any name, no model can be ours (a connector can: it is searched always)
         mine = any(g.marker.blueprint == blueprint_name for g in ours)
+        conn_f = pool.submit(as_now, client, _pick(owned("connector", connectors_f.result()), names.connector,
+                                                   blueprint_name))
         found_model = _pick(owned("model", model.list_marked(client)), names.model, blueprint_name) if mine else None
-        fresh_f = pool.submit(fresh, client, found_model)
+        model_f = pool.submit(as_now, client, found_model)
         same_name = next((g for g in groups if g.get("name") == names.model_group), None)
         foreign = same_name["id"] if group is None and same_name else None
         return Facts(
             version=version, ml_present=True, settings=settings_f.result(), model_group=group,
-            connector=_pick(owned("connector", connectors_f.result()), names.connector, blueprint_name),
-            model=fresh_f.result(), foreign_group_id=foreign,
+            connector=conn_f.result(), model=model_f.result(), foreign_group_id=foreign,
             security=security, caller=caller_f.result() if caller_f else None, plugins=plugins, nodes=nodes,
             consumers=consumers_f.result()[0], foreign_consumers=consumers_f.result()[1],
             forbidden_consumers=consumers_f.result()[2], groups=tuple(ours),
@@ -235,6 +236,16 @@ def _description(kind: str, doc: dict) -> Optional[str]:
     return doc.get("description")
 
 
+def as_now(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:
+    """``found`` (a connector or model from a search) read again by id: None when it is gone."""
+    # _search shows a write only after the next refresh (up to a second): a hand edit made a moment ago (Update
+    # Connector, Update Model) would not show as drift, and a model deployed a moment ago would read DEPLOYING
+    if found is None:
+        return None
+    doc = {"connector": connector.get, "model": model.get}[found.kind](client, found.id)
+    return None if doc is None else Owned(found.kind, found.id, found.name, found.marker, {"id": found.id, **doc})
+
+
 def fresh(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:
     """``found`` (a model from a search) as it is now: None when it is gone."""
     # _search is near-real-time: a model deployed a moment ago can still read DEPLOYING there, so any other
@@ -242,5 +253,4 @@ def fresh(client: "OpenSearch", found: Optional[Owned]) -> Optional[Owned]:
     # interval old, and the smoke probe that follows proves the model answers.
     if found is None or (found.doc.get("model_state") == "DEPLOYED" and not model.short_of_workers(found.doc)):
         return found
-    doc = model.get(client, found.id)
-    return None if doc is None else Owned(found.kind, found.id, found.name, found.marker, {"id": found.id, **doc})
+    return as_now(client, found)

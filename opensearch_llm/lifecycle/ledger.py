@@ -174,7 +174,11 @@ def _restore_private_ip(now: settings.SettingsFacts, leaving: Sequence[SettingsR
                         staying: Sequence[SettingsRecord], needed_urls: Sequence[str], body: dict,
                         notes: list[str], conflicts: list[str]) -> None:
     prior = next((rec.private_ip for rec in leaving if rec.private_ip), None)
-    if prior is None or any(rec.private_ip for rec in staying):
+    if prior is None:
+        return
+    if any(rec.private_ip for rec in staying):
+        # a note, like every entry kept for another run: the caller lists the cluster again before trusting it
+        notes.append("private_ip_enabled left on: another run of ours still needs it")
         return
     if any(settings.is_private(url) for url in needed_urls):
         notes.append("private_ip_enabled left on: a connector of ours that stays has a private endpoint")

@@ -244,7 +244,11 @@ def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Seque
     if not records:
         return out
     timer = StepTimer(options, "restore settings")
-    state = {"listing": listing, "fresh": listing is None or any(r.flags for r in records)}
+    # a flag is kept for the consumers of any kind that stay, which a listing of fewer kinds does not show: list
+    # everything now. A listing taken before is fresh enough until it would keep something for another run
+    # (that run may have gone since: two `down`s at once), then the cluster is listed again.
+    flags = any(r.flags for r in records)
+    state = {"listing": None if flags else listing, "fresh": listing is None or flags}
     first: list[ledger.RestorePlan] = []
 
     def body_for(now: settings.SettingsFacts) -> dict:

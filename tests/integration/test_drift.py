@@ -73,7 +73,6 @@ def test_a_nightly_drift_check_sees_no_false_drift_and_every_hand_edit(cli: Cli,
         }
         for what, edit in edits.items():
             edit()
-            time.sleep(1.2)  # 2.19 makes an Update Model searchable at the next refresh (plan reads the search)
             drifted = cli("plan", "deepseek-rag", *LIMITED, "--exit-code", "--no-preflight")
             assert drifted.code == 4 and "changed outside opensearch-llm" in drifted.out, (what, drifted)
             repaired = cli("up", "deepseek-rag", *LIMITED)

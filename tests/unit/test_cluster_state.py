@@ -59,6 +59,9 @@ def test_restore_keeps_what_a_staying_run_needs_and_unsets_when_the_last_goes() 
     assert last.body == {settings.TRUSTED: None, settings.PRIVATE_IP: None} and not last.conflicts
     used = ledger.plan_restore(now, [record], [], [LOCAL])
     assert settings.TRUSTED not in used.body and used.notes, "a staying connector without a record still needs it"
+    only_private = ledger.SettingsRecord(private_ip="unset")
+    kept_on = ledger.plan_restore(now, [only_private], [only_private])
+    assert kept_on.body == {} and kept_on.notes, "kept for another run: a note, so that the caller lists again"
 
 
 def test_a_value_changed_by_someone_else_is_left_and_reported() -> None:

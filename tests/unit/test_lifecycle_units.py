@@ -373,3 +373,34 @@ def test_down_after_every_node_was_replaced_still_restores_the_settings(options)
     cluster.node_id = "new-node"
     assert api.down(client, blueprint(), options=options).clean
     assert snapshot(cluster) == before
+
+
+
+def test_two_downs_at_once_each_keeping_private_ips_for_the_other_still_restore_them(double, client,
+                                                                                     options) -> None:
+    """Both downs listed the cluster while the other's group was there (the CI failure of stop 27: a RAG and an
+    agent run, each recording feature flags): the one that restores last must list again, see the other gone,
+    and turn private IPs and the flags back off."""
+    from opensearch_llm.blueprint.consumers import AGENT_FLAG, RAG_FLAG
+    from opensearch_llm.lifecycle.facts import all_owned
+    from opensearch_llm.lifecycle.report import TeardownReport
+    from opensearch_llm.lifecycle.restore import restore_recorded
+
+    double.persistent.update({RAG_FLAG: "false", AGENT_FLAG: "false"})
+    before = snapshot(double)
+    api.up(client, blueprint("http://127.0.0.1:8089", "deepseek-rag.yaml"), options=options, smoke=False)
+    agent = load_blueprint(ROOT / "connectors" / "ollama-agent.yaml", env_file=False,
+                           env={"OLLAMA_BASE_URL": "http://127.0.0.1:8090"})
+    api.up(client, agent, options=options, smoke=False)
+    assert str(double.persistent.get(settings.PRIVATE_IP)).lower() == "true"
+    stale = all_owned(client)
+    groups = [r for r in stale if r.kind == "model_group"]
+    assert len(groups) == 2
+    for store in (double.models, double.connectors, double.model_groups, double.search_pipelines,
+                  double.user_indices, double.agents, double.memories):
+        store.clear()  # both runs' resources deleted; their listings were taken before
+    for group in groups:
+        deleted = TeardownReport(deleted=[{"kind": "model_group", "id": group.id}])
+        report = restore_recorded(client, deleted, [group], stale, options)
+        assert not report.errors, report.errors
+    assert snapshot(double) == before, "private_ip_enabled or a feature flag left on"
