@@ -10,7 +10,6 @@ Every function takes the cluster client first and the blueprint second::
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 from opensearch_llm.errors import OpenSearchLLMError
@@ -19,7 +18,7 @@ from opensearch_llm.errors import OpenSearchLLMError
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.journal import Journal, journal_dirs
 from opensearch_llm.lifecycle.messages import assistant_message, load_history  # noqa: F401 - for the CLI
-from opensearch_llm.lifecycle.naming import SMOKE, UP, new_run_id
+from opensearch_llm.lifecycle.naming import UP, new_run_id
 from opensearch_llm.lifecycle.smoke import SmokeResult, SmokeRun  # noqa: F401 - part of the API
 
 if TYPE_CHECKING:
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from opensearch_llm.lifecycle.plan import Plan
     from opensearch_llm.lifecycle.report import TeardownReport
     from opensearch_llm.lifecycle.up_run import UpResult
+    from opensearch_llm.bench import BenchReport
+    from opensearch_llm.top import TopSnapshot
 
     from opensearch_llm.blueprint.identity import BlueprintIdentity
     from opensearch_llm.blueprint.model import Blueprint
@@ -89,15 +90,17 @@ def smoke(client: "OpenSearch", blueprints: Sequence["Blueprint"], *,
           options: RunOptions = RunOptions(), jobs: int = 1) -> list[SmokeRun]:
     """The CI command: preflight every blueprint, then for each provision with run-scoped names, probe, tear down
     (``jobs`` blueprints at a time)."""
+    from opensearch_llm.lifecycle.smoke_run import smoke_one
+
     for blueprint in blueprints:
         _preflight(blueprint, options)
     checked = dataclasses.replace(options, preflight=False)
     if jobs <= 1 or len(blueprints) <= 1:
-        return [_smoke_one(client, bp, checked) for bp in blueprints]
+        return [smoke_one(client, bp, checked) for bp in blueprints]
     from opensearch_llm.fleet import for_each
 
-    outcomes = for_each(blueprints, lambda bp, mine: _smoke_one(client, bp, mine), checked, lambda bp: bp.name, jobs)
-    return [o.result for o in outcomes]  # _smoke_one records its own errors: every outcome has a result
+    outcomes = for_each(blueprints, lambda bp, mine: smoke_one(client, bp, mine), checked, lambda bp: bp.name, jobs)
+    return [o.result for o in outcomes]  # smoke_one records its own errors: every outcome has a result
 
 
 def up_many(client: "OpenSearch", blueprints: Sequence["Blueprint"], *, options: RunOptions = RunOptions(),
@@ -130,49 +133,33 @@ def plan_many(client: "OpenSearch", blueprints: Sequence["Blueprint"], *, option
     return for_each(blueprints, lambda bp, mine: plan(client, bp, options=mine), options, lambda bp: bp.name, jobs)
 
 
-def _smoke_one(client: "OpenSearch", blueprint: "Blueprint", options: RunOptions) -> SmokeRun:
-    """up → probe → down with run-scoped names; the teardown always runs."""
-    from opensearch_llm.lifecycle import removal
-    from opensearch_llm.lifecycle.up_run import journal_of
-
-    run_id = new_run_id()
-    started = time.perf_counter()
-    result = SmokeRun(blueprint=blueprint.name, run_id=run_id, ok=False, seconds=0.0)
-    rolled_back: Optional["TeardownReport"] = None
-    try:
-        up_result = up(client, blueprint, options=options, run_id=run_id, mode=SMOKE)
-        result.smoke, result.ok = up_result.smoke, True
-        result.checks = up_result.smoke.checks if up_result.smoke else []
-    except Exception as exc:  # noqa: BLE001 - recorded per blueprint, the next one still runs
-        result.error = str(exc)
-        result.checks = list(getattr(exc, "checks", []))
-        rolled_back = getattr(exc, "rollback_report", None)
-    finally:
-        report = removal.remove_run(client, journal_of(options, run_id), options,
-                                    journal_dirs(override=options.journal_dir))
-        if rolled_back is not None:  # the rollback removed the run already: say what it removed
-            rolled_back.merge(report)
-            report = rolled_back
-        result.teardown = report.to_dict()
-        result.seconds = time.perf_counter() - started
-        if not report.clean:
-            result.ok = False
-    return result
-
-
 def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, system: Optional[str] = None,
             history: Sequence[dict] = (), params: Optional[dict] = None, model_id: Optional[str] = None,
-            stream: bool = False, on_chunk: Optional[Callable[[str], None]] = None) -> "PredictResult":
+            stream: bool = False, on_chunk: Optional[Callable[[str], None]] = None,
+            fallbacks: Optional[Sequence["Blueprint"]] = None,
+            on_fallback: Callable[[dict], None] = lambda _attempt: None) -> "PredictResult":
     """One message through the blueprint's provisioned model.
 
     ``history`` is a list of earlier messages (see :mod:`opensearch_llm.lifecycle.messages`); ``model_id``
     skips the lookup; with ``stream`` answer chunks go to ``on_chunk`` where the cluster can stream.
-    The call is sent once: a timeout is reported, never resent (the provider may bill each call).
+    A refusal that cannot have been billed (429, ML Commons throttling) is retried until the predict timeout;
+    anything else is sent once: a timeout is reported, never resent (the provider may bill each call).
+    ``fallbacks`` are asked in turn when a model fails without an answer (default: the blueprint's
+    ``fallback:`` list, loaded from the process environment; ``()`` for none); ``on_fallback`` hears each
+    failure that moves on, and the result's ``blueprint`` and ``attempts`` say who answered and why not the others.
     """
-    from opensearch_llm.lifecycle.conversation import predict as _predict
+    if fallbacks is None:
+        from opensearch_llm.blueprint import load_fallbacks
 
-    return _predict(client, blueprint, message, system=system, history=history, params=params, model_id=model_id,
-                    stream=stream, on_chunk=on_chunk)
+        fallbacks = load_fallbacks(blueprint) if blueprint.fallback else []
+    kwargs = dict(system=system, history=history, params=params, model_id=model_id, stream=stream, on_chunk=on_chunk)
+    if not fallbacks:
+        from opensearch_llm.lifecycle.conversation import predict as _predict
+
+        return _predict(client, blueprint, message, **kwargs)
+    from opensearch_llm.lifecycle.fallback import predict_with_fallback
+
+    return predict_with_fallback(client, blueprint, fallbacks, message, on_fallback, **kwargs)
 
 
 def status(client: "OpenSearch", *, all_users: bool = False) -> list[dict]:
@@ -227,10 +214,12 @@ def sweep(client: "OpenSearch", filters: Optional["Filters"] = None, *, delete: 
 def doctor(client: "OpenSearch", blueprints: Sequence[str] = (), *, env_file: Optional[str] = None,
            overrides: Sequence[str] = (), timeout: float = 3.0, preflight: bool = True,
            trust_env_file: bool = False) -> "DoctorReport":
-    """The cluster's checks, then each blueprint's (upstream, preflight, settings) and the cluster's features."""
+    """The cluster's checks, then each blueprint's and each of its fallbacks' (upstream, preflight, settings) and
+    the cluster's features."""
+    from opensearch_llm.blueprint.fallbacks import with_fallbacks
     from opensearch_llm.doctor import run
 
-    return run(client, blueprints, env_file=env_file, overrides=overrides, timeout=timeout, preflight=preflight,
+    return run(client, with_fallbacks(list(blueprints)), env_file=env_file, overrides=overrides, timeout=timeout, preflight=preflight,
                trust_env_file=trust_env_file)
 
 
@@ -263,6 +252,24 @@ def rotate(client: "OpenSearch", blueprint: "Blueprint", *, options: RunOptions 
 
     _preflight(blueprint, options)
     return _rotate(client, blueprint, options)
+
+
+def bench(client: "OpenSearch", blueprint: "Blueprint", *, concurrency: int, requests: int, message: str = "ping",
+          direct: bool = True, on_progress: Callable[[str], None] = lambda _text: None) -> "BenchReport":
+    """``requests`` predicts through the provisioned model, ``concurrency`` at a time, then (``direct``) the same
+    load straight to the provider: latency percentiles, error mix, retries (see :mod:`opensearch_llm.bench`)."""
+    from opensearch_llm.bench import run_bench
+
+    return run_bench(client, blueprint, concurrency=concurrency, requests=requests, message=message, direct=direct,
+                     on_progress=on_progress)
+
+
+def top_snapshot(client: "OpenSearch", *, blueprints: Sequence[str] = ()) -> "TopSnapshot":
+    """Every model of ours (of ``blueprints``, by name, when given): state, serving nodes, requests, failures and
+    latency percentiles, per model and per node; ``.render(width)`` is the table ``top`` shows."""
+    from opensearch_llm.top import snapshot
+
+    return snapshot(client, blueprints)
 
 
 def render_plan(the_plan: "Plan") -> str:

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Optional, Sequence, TYPE_CHECKING, Union
 
 from opensearch_llm.errors import BlueprintError, MissingEnvError, OpenSearchLLMError, excerpt, short_cause
 from opensearch_llm.features import Feature, cluster_features
+from opensearch_llm.lifecycle.traffic import blueprint_rows as traffic_rows
 from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.resources import settings
 from opensearch_llm.resources.security import Principal, whoami
@@ -244,13 +245,13 @@ def run(client: "OpenSearch", blueprints: Sequence[Union[str, Path]] = (), *, en
     for found in offline:
         checks += found.with_settings(state)
     if state:
-        checks.append(problems_check(client, [f.blueprint for f in offline if f.blueprint is not None]))
+        loaded = [f.blueprint for f in offline if f.blueprint is not None]
+        checks += [problems_check(client, loaded), *(Check(**row) for row in traffic_rows(client, loaded))]
     return Report(checks, list(state.features) if state else [], _models(client) if state else [])
 
 
 def problems_check(client: "OpenSearch", blueprints: Sequence["Blueprint"]) -> Check:
     """Ghost deployments, settings entries of ours nothing explains, and the blueprints' drift (lifecycle.findings)."""
-    from opensearch_llm.errors import OpenSearchLLMError
     from opensearch_llm.lifecycle.findings import collect
     from opensearch_llm.lifecycle.journal import journal_dirs
 
@@ -269,7 +270,6 @@ def problems_check(client: "OpenSearch", blueprints: Sequence["Blueprint"]) -> C
 
 
 def _models(client: "OpenSearch") -> list[dict]:
-    from opensearch_llm.errors import OpenSearchLLMError
     from opensearch_llm.lifecycle.placement import models_serving
 
     try:

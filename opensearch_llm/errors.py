@@ -209,6 +209,10 @@ class UpstreamUnreachableError(UpstreamError):
     """OpenSearch could not reach the provider."""
 
 
+class NotProvisionedError(OpenSearchLLMError):
+    """The blueprint has no model the caller can use in this cluster (no call was sent)."""
+
+
 class DeployError(OpenSearchLLMError):
     """A model did not reach DEPLOYED; ``model_doc`` is the last document seen."""
 

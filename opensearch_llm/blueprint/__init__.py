@@ -12,7 +12,7 @@ See ``docs/blueprints.md`` for the format.
 from __future__ import annotations
 
 from opensearch_llm.blueprint import schema
-from opensearch_llm.blueprint.loader import build_blueprint, load_blueprint, load_blueprints
+from opensearch_llm.blueprint.loader import build_blueprint, load_blueprint, load_blueprints, load_fallbacks
 from opensearch_llm.blueprint.model import (
     Blueprint,
     ConnectorSpec,
@@ -47,6 +47,7 @@ __all__ = [
     "find_path",
     "get_path",
     "load_blueprint",
+    "load_fallbacks",
     "load_blueprints",
     "parse_duration",
     "parse_path",

@@ -20,6 +20,7 @@ from opensearch_llm.blueprint.checks_upstream import CRED_REF, check_reasoning_e
 from opensearch_llm.blueprint.model import parse_duration
 from opensearch_llm.blueprint.paths import split_wildcard
 from opensearch_llm.blueprint.schema import ACTION_TYPES
+from opensearch_llm.blueprint.fallbacks import check_fallbacks
 from opensearch_llm.blueprint.source import KeyPath, Locator
 
 PARAM_REF = re.compile(r"\$\{parameters\.([^}]+)\}")
@@ -247,7 +248,7 @@ def check_preflight(data: Dict[str, Any], loc: Locator) -> List[Problem]:
 
 CHECKS: List[Callable[[Dict[str, Any], Locator], List[Problem]]] = [
     check_actions, check_durations, check_smoke, check_predict_and_ollama, check_preflight, check_reasoning_effort,
-    check_access, check_consumers,
+    check_access, check_consumers, check_fallbacks,
 ]
 
 

@@ -16,6 +16,7 @@ from opensearch_llm.blueprint.model import (
     ModelSpec, OllamaSpec, PredictSpec, PreflightSpec, SmokeSpec, parse_duration,
 )
 from opensearch_llm.blueprint.consumers import build_consumers
+from opensearch_llm.blueprint import fallbacks
 from opensearch_llm.blueprint.validate import analyse
 
 PathArg = Union[str, Path]
@@ -115,6 +116,7 @@ def build_blueprint(data: Dict[str, Any], source: str, env_sources: Optional[Map
         preflight=_preflight(data),
         consumers=build_consumers(data),
         env_sources=tuple(sorted((env_sources or {}).items())),
+        fallback=tuple(data.get("fallback") or ()),
     )
 
 
@@ -152,3 +154,10 @@ def load_blueprints(paths: Iterable[PathArg], *, env: Optional[Mapping[str, str]
     if problems:
         _raise_for(list(dict.fromkeys(problems)), only_env)
     return blueprints
+
+
+def load_fallbacks(blueprint: Blueprint, *, env: Optional[Mapping[str, str]] = None,
+                   env_file: Optional[PathArg] = None, trust_env_file: bool = False) -> List[Blueprint]:
+    """The fallback blueprints of ``blueprint`` (``fallback:``), loaded and validated with the same environment."""
+    paths = [fallbacks.resolve(ref, blueprint.source) or ref for ref in blueprint.fallback]
+    return load_blueprints(paths, env=env, env_file=env_file, trust_env_file=trust_env_file) if paths else []

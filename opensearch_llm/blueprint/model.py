@@ -139,6 +139,7 @@ class Blueprint:
     preflight: Optional[PreflightSpec] = None
     consumers: Consumers = field(default_factory=Consumers)
     env_sources: Tuple[Tuple[str, str], ...] = ()  # (variable, where its value came from)
+    fallback: Tuple[str, ...] = ()  # blueprints whose models answer when this one cannot (blueprint.fallbacks)
 
     @property
     def consumer_names(self) -> Tuple[Tuple[str, str], ...]:
@@ -170,6 +171,8 @@ class Blueprint:
         }
         if self.consumers:
             data["consumers"] = asdict(self.consumers)
+        if self.fallback:
+            data["fallback"] = list(self.fallback)
         data = json.loads(json.dumps(mask_secrets(data))) if masked else _copy(data)
         return data
 

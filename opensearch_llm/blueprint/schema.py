@@ -174,6 +174,11 @@ SCHEMA: Dict[str, Any] = _object("opensearch-llm blueprint", "A declarative desc
         "host": _field("string", "Ollama host", "Ollama base URL as seen from here; defaults to "
                                                 "connector.parameters.base_url.", minLength=1),
     }),
+    "fallback": _field("array", "Fallbacks", "Blueprints (a path next to this file, or a shipped name) whose "
+                                             "provisioned models predict and chat ask, in turn, when this one "
+                                             "fails without an answer (unreachable, 5xx, 429, throttled); never "
+                                             "after a timeout. Each is provisioned by its own up.",
+                       items={"type": "string", "minLength": 1}, minItems=1, maxItems=5, uniqueItems=True),
     "rag": RAG,
     "agent": AGENT,
     "ingest": INGEST,

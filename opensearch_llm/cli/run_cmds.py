@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from opensearch_llm.cli.options import (
-    blueprint_options, connection_options, load, make_client, parse_params, run_options,
+    blueprint_options, connection_options, load, make_client, parse_params, run_options, trust_env_file,
 )
 from opensearch_llm.cli.fleet_output import expand, jobs_option
 from opensearch_llm.cli.output import emit_json, for_terminal, json_option, progress
@@ -26,6 +26,8 @@ param_options = [
     click.option("--stream", is_flag=True,
                  help="Print the answer as it arrives (OpenSearch 3.3+ with streaming enabled); elsewhere one "
                       "line on stderr says why and the full answer follows."),
+    click.option("--no-fallback", "no_fallback", is_flag=True,
+                 help="Ask only this blueprint's model, not the fallbacks its fallback: list names."),
 ]
 
 
@@ -35,8 +37,26 @@ def _with_params(fn: Any) -> Any:
     return fn
 
 
+def _fallbacks(bp: Any, env_file: Optional[str], no_fallback: bool) -> list:
+    from opensearch_llm.blueprint import load_fallbacks
+
+    if no_fallback or not bp.fallback:
+        return []
+    return load_fallbacks(bp, env_file=env_file, trust_env_file=trust_env_file())
+
+
+def _moving_on(attempt: dict) -> None:
+    progress(f"{attempt['blueprint']} did not answer ({attempt['reason']}): {attempt['error']}; "
+             f"asking {attempt['next']}")
+
+
 def _render(result: Any, as_json: bool, prefix: str = "") -> None:
     """Warnings and notes on stderr, then the answer (or one JSON document) on stdout."""
+    if result.attempts:
+        progress(f"answered by {result.blueprint} (fallback {len(result.attempts)}: "
+                 f"{', '.join(a['blueprint'] for a in result.attempts)} did not answer)")
+    if result.retries:
+        progress(f"refused {result.retries} time(s) (429 or throttled, not billed) before the answer")
     for warning in result.warnings:
         progress(f"warning: {warning}")
     if result.stream_note:
@@ -84,16 +104,18 @@ Example:
 @connection_options
 @json_option
 def predict(blueprint: str, message: str, system: Optional[str], params_json: Optional[str], param_pairs: tuple,
-            history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, as_json: bool,
-            **conn: Any) -> None:
+            history_file: Optional[str], stream: bool, no_fallback: bool, env_file: Optional[str], overrides: tuple,
+            as_json: bool, **conn: Any) -> None:
     """Predict once."""
     from opensearch_llm import api
 
     bp = load([blueprint], env_file, overrides)[0]
+    fallbacks = _fallbacks(bp, env_file, no_fallback)
     params = parse_params(params_json, param_pairs)
     history = api.load_history(history_file) if history_file else []
     result = api.predict(make_client(**conn), bp, message, system=system, history=history, params=params,
-                         stream=stream, on_chunk=None if as_json else _chunk_printer())
+                         stream=stream, on_chunk=None if as_json else _chunk_printer(), fallbacks=fallbacks,
+                         on_fallback=_moving_on)
     _render(result, as_json)
 
 
@@ -109,11 +131,13 @@ Example:
 @blueprint_options
 @connection_options
 def chat(blueprint: str, system: Optional[str], params_json: Optional[str], param_pairs: tuple,
-         history_file: Optional[str], stream: bool, env_file: Optional[str], overrides: tuple, **conn: Any) -> None:
+         history_file: Optional[str], stream: bool, no_fallback: bool, env_file: Optional[str], overrides: tuple,
+         **conn: Any) -> None:
     """Chat with the provisioned model."""
     from opensearch_llm import api
 
     bp = load([blueprint], env_file, overrides)[0]
+    fallbacks = _fallbacks(bp, env_file, no_fallback)
     client = make_client(**conn)
     params = parse_params(params_json, param_pairs)
     history: list[dict] = api.load_history(history_file) if history_file else []
@@ -130,11 +154,12 @@ def chat(blueprint: str, system: Optional[str], params_json: Optional[str], para
         if not line.strip():
             continue
         result = api.predict(client, bp, line, system=system, history=history, params=params, model_id=model_id,
-                             stream=stream, on_chunk=_chunk_printer(f"{bp.name}> "))
+                             stream=stream, on_chunk=_chunk_printer(f"{bp.name}> "), fallbacks=fallbacks,
+                             on_fallback=_moving_on)
         stream = stream and result.stream_note is None  # say it once, then stop asking
         result.warnings = [w for w in result.warnings if w not in warned]
         warned.update(result.warnings)
-        _render(result, False, prefix=f"{bp.name}> ")
+        _render(result, False, prefix=f"{result.blueprint or bp.name}> ")
         history += [{"role": "user", "content": line},
                     api.assistant_message(result.text, result.tool_calls, result.reasoning)]
 

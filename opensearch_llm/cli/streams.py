@@ -65,3 +65,9 @@ def guard_standard_streams() -> None:
             if guarded is not stream:
                 guarded._opensearch_llm_guarded = True  # type: ignore[attr-defined]
             setattr(sys, name, guarded)
+
+
+def output_gone(stream: Any) -> bool:
+    """True once the reader of a guarded ``stream`` went away (its writes are being dropped)."""
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    return isinstance(raw, _DropWhenClosed) and raw.broken

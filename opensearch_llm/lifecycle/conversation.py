@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, List, Optional, Sequence, TYPE_CHECKING, Tuple
 
 from opensearch_llm.blueprint.paths import find_path, get_path
-from opensearch_llm.errors import InvalidInputError, OpenSearchLLMError, UpstreamError, excerpt
+from opensearch_llm.errors import InvalidInputError, NotProvisionedError, OpenSearchLLMError, UpstreamError, excerpt
 from opensearch_llm.lifecycle.facts import Owned, fresh, owned
 from opensearch_llm.lifecycle.placement import serving_text
 from opensearch_llm.lifecycle.messages import dialect, route_parameters, to_ollama_messages, to_openai_messages
@@ -47,6 +47,9 @@ class PredictResult:
     streamed: bool = False
     stream_note: Optional[str] = None
     serving: str = ""  # how many nodes serve the model ("2/3 nodes"), as the model listing said
+    retries: int = 0  # refused attempts (429, throttled) before the answer, none of them billed
+    blueprint: str = ""  # the blueprint whose model answered (a fallback's, when the first ones failed)
+    attempts: List[dict] = field(default_factory=list)  # the models that failed before, and why (lifecycle.fallback)
 
     def to_dict(self) -> dict:
         """JSON-ready view."""
@@ -105,12 +108,12 @@ def _not_visible(client: "OpenSearch", blueprint: "Blueprint") -> OpenSearchLLME
 
     caller = whoami(client)
     if caller and settings.read(client).access_control:
-        return OpenSearchLLMError(
+        return NotProvisionedError(
             f"no model of {blueprint.name} is visible to user {caller.user}: model access control is on, so it is "
             "either not provisioned or in a model group this user may not access",
             hint=f"ask its owner for access (model_group.access_mode / backend_roles), or run: "
                  f"opensearch-llm up {blueprint.source}")
-    return OpenSearchLLMError(f"{blueprint.name} is not provisioned in this cluster",
+    return NotProvisionedError(f"{blueprint.name} is not provisioned in this cluster",
                               hint=f"run: opensearch-llm up {blueprint.source}")
 
 
@@ -161,11 +164,12 @@ def predict(client: "OpenSearch", blueprint: "Blueprint", message: str, *, syste
         streamed = stream_answer(client, blueprint, model_id, parameters, on_chunk or (lambda _text: None))
         if streamed.note is None:
             return PredictResult(text=streamed.text, reasoning=None, seconds=streamed.seconds, model_id=model_id,
-                                 response=streamed.response, warnings=warnings, streamed=True, serving=serving)
+                                 response=streamed.response, warnings=warnings, streamed=True, serving=serving,
+                                 blueprint=blueprint.name)
         note = streamed.note
     prediction = predict_api.predict(client, model_id, parameters, blueprint.predict.timeout)
     text, calls = read_answer(blueprint, prediction.response)
     reasoning = find_path(prediction.response, blueprint.predict.reasoning) if blueprint.predict.reasoning else None
     return PredictResult(text=text, reasoning=reasoning, seconds=prediction.seconds, model_id=model_id,
                          response=prediction.response, tool_calls=calls, warnings=warnings, stream_note=note,
-                         serving=serving)
+                         serving=serving, retries=prediction.retries, blueprint=blueprint.name)

@@ -13,6 +13,7 @@ from opensearch_llm.lifecycle.actions import (  # noqa: F401 - the op names are 
 )
 from opensearch_llm.lifecycle.consumer_plan import consumer_actions, flags_detail
 from opensearch_llm.lifecycle import lease as lease_mod
+from opensearch_llm.lifecycle.retries import retry_note
 from opensearch_llm.lifecycle.drift import OUTSIDE, connector_drift, fixable_in_place, model_drift
 from opensearch_llm.lifecycle.facts import Facts, Node
 from opensearch_llm.lifecycle.ledger import SettingsRecord, record_for, record_of
@@ -44,6 +45,7 @@ class Plan:
     busy: dict = field(default_factory=dict)  # another run live on this blueprint: run, by, since, until
     lease: dict = field(default_factory=dict)  # the lease and host tokens of this run's markers (lifecycle.lease)
     variables: dict = field(default_factory=dict)  # ${env:...} variable → where its value came from
+    retries: str = ""  # what the cluster's ML Commons does with the connector's retry settings (lifecycle.retries)
 
     @property
     def replaces(self) -> bool:
@@ -124,7 +126,8 @@ def build(blueprint: "Blueprint", facts: Facts, names: Names, run_id: str, mode:
     return Plan(blueprint.name, run_id, mode, facts.version, names, tuple(actions), change, c_hash, m_hash,
                 "", owner_token(facts.caller.user) if facts.caller else None,
                 {n.id: n.name for n in facts.nodes}, record, _busy(facts, run_id, actions),
-                variables=dict(blueprint.env_sources))
+                variables=dict(blueprint.env_sources),
+                retries=retry_note(body.get("client_config") or {}, facts.version))
 
 
 def _busy(facts: Facts, run_id: str, actions: list[Action]) -> dict:
@@ -238,5 +241,7 @@ def render(plan: Plan) -> str:
                      "provisioning this blueprint: up waits for it to finish")
     if plan.variables:
         lines.append("  variables: " + ", ".join(f"{k} from {v}" for k, v in sorted(plan.variables.items())))
+    if plan.retries:
+        lines.append(f"  retries: {plan.retries}")
     lines.append("  changes: " + ("yes" if plan.changes else "none"))
     return "\n".join(lines)

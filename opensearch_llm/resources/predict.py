@@ -8,12 +8,14 @@ OpenSearch refusing us.
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception
 
+from opensearch_llm.client import retry_after_seconds
 from opensearch_llm.errors import (
     ClusterError, UpstreamAuthError, UpstreamError, UpstreamRateLimitError, UpstreamUnreachableError,
 )
@@ -28,42 +30,82 @@ NETWORK_ERROR = "Error communicating with remote model"
 CLUSTER_REFUSALS = (429, 503)  # answered by the cluster itself before any model call
 
 
+DEFAULT_DEADLINE = 60.0  # seconds a predict without a timeout may spend on refusals
+THROTTLED = "is throttled at"  # ML Commons' own rate_limiter, before any call to the provider
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """A raw ``_predict`` response and how long it took."""
+    """A raw ``_predict`` response, how long it took, and how many refused attempts came before it."""
 
     response: dict
     seconds: float
+    retries: int = 0
 
 
 def predict(client: OpenSearch, model_id: str, parameters: dict, timeout: Optional[float] = None,
-            sleep: Callable[[float], None] = time.sleep) -> Prediction:
-    """POST ``{"parameters": ...}`` to the model once; upstream failures raise :class:`UpstreamError` subclasses.
+            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Prediction:
+    """POST ``{"parameters": ...}`` to the model; upstream failures raise :class:`UpstreamError` subclasses.
 
-    A ``_predict`` may be billed by the provider as soon as the cluster has it, so it is resent only
-    when the cluster certainly did not take it: the connection could not be opened, or the cluster
-    itself refused it with 429/503 before calling the model.
+    A ``_predict`` may be billed by the provider as soon as the cluster has it, so it is resent only when no
+    answer can have been produced: the connection to the cluster could not be opened, the cluster refused it
+    (429/503, ML Commons' ``rate_limiter`` "throttled"), or the provider refused it with 429 (DeepSeek's
+    concurrency cap). Those are retried with exponential backoff and jitter (a ``Retry-After`` the cluster
+    sends is honoured) until ``timeout`` (default 60 s) is spent; a timeout is never retried.
     """
-    started = time.perf_counter()
-    params = {"request_timeout": timeout} if timeout else None
+    started = clock()
+    deadline = started + (timeout or DEFAULT_DEADLINE)
+    attempts = {"n": 0}
 
     def once() -> dict:
+        attempts["n"] += 1
+        left = max(deadline - clock(), 1.0)
         with about("model", model_id):
             return client.plugins.ml.predict_model(model_id=model_id, body={"parameters": parameters},
-                                                   params=params)
+                                                   params={"request_timeout": left})
 
-    retrying = Retrying(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.2, max=2.0),
-                        retry=retry_if_exception(_not_taken), sleep=sleep, reraise=True)
+    schedule = _Schedule(deadline, clock)
+    retrying = Retrying(stop=schedule.stop, wait=schedule.pause,
+                        retry=retry_if_exception(refused_unanswered), sleep=sleep, reraise=True)
     try:
         response = retrying(once)
     except ClusterError as exc:
-        raise classify(exc, timeout) from None
-    return Prediction(response=response, seconds=time.perf_counter() - started)
+        raise classify(exc, timeout, attempts["n"] - 1) from None
+    return Prediction(response=response, seconds=clock() - started, retries=attempts["n"] - 1)
 
 
-def _not_taken(exc: BaseException) -> bool:
-    """True when the cluster certainly did not forward the call to the provider."""
-    if not isinstance(exc, ClusterError) or REMOTE_ERROR in exc.message or NETWORK_ERROR in exc.message:
+class _Schedule:
+    """When to try again: full jitter over an exponential ceiling (0.25 s doubling to 8 s), or the cluster's
+    ``Retry-After``; never past the deadline. tenacity asks ``stop`` and then ``wait`` for the same attempt: both
+    see one drawn wait."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self.deadline, self.clock = deadline, clock
+        self.drawn: dict[int, float] = {}
+
+    def pause(self, state: Any) -> float:
+        if state.attempt_number not in self.drawn:
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = retry_after_seconds() if isinstance(exc, ClusterError) and exc.status in (429, 503) else None
+            ceiling = min(0.25 * 2 ** (state.attempt_number - 1), 8.0)
+            self.drawn[state.attempt_number] = hinted if hinted is not None else random.uniform(ceiling / 2, ceiling)
+        return self.drawn[state.attempt_number]
+
+    def stop(self, state: Any) -> bool:
+        return state.attempt_number >= MAX_ATTEMPTS or self.clock() + self.pause(state) >= self.deadline
+
+
+MAX_ATTEMPTS = 50
+
+
+def refused_unanswered(exc: BaseException) -> bool:
+    """True when the call certainly produced no answer and no bill: the cluster did not forward it, ML Commons'
+    rate limiter throttled it, or the provider answered 429."""
+    if not isinstance(exc, ClusterError):
+        return False
+    if REMOTE_ERROR in exc.message:
+        return exc.status == 429
+    if NETWORK_ERROR in exc.message:
         return False
     if exc.status is None:
         return not exc.reached
@@ -103,9 +145,11 @@ def _item(value: object) -> str:
     return str(value)
 
 
-def classify(exc: ClusterError, timeout: Optional[float] = None) -> Exception:
-    """Turn a predict ClusterError into an UpstreamError when the provider is to blame."""
+def classify(exc: ClusterError, timeout: Optional[float] = None, retries: int = 0) -> Exception:
+    """Turn a predict ClusterError into an UpstreamError when the provider is to blame; ``retries`` refused
+    attempts came before it."""
     reason = exc.message
+    tried = f" (refused {retries + 1} times; retried with backoff until the predict timeout)" if retries else ""
     if exc.timed_out:
         waited = f" within {timeout:g} s" if timeout else ""
         return ClusterError(f"the cluster did not answer{waited}; the model call may still have run",
@@ -124,12 +168,18 @@ def classify(exc: ClusterError, timeout: Optional[float] = None) -> Exception:
                                      status=status, provider_message=message,
                                      hint="check the API key the blueprint's credential reads")
         if status == 429:
-            return UpstreamRateLimitError(f"rate limited by the LLM provider (429): {message}", status=status,
-                                          provider_message=message, hint="retry later or lower the request rate")
+            return UpstreamRateLimitError(f"rate limited by the LLM provider (429): {message}{tried}", status=status,
+                                          provider_message=message,
+                                          hint="lower the concurrency, or raise predict.timeout to wait longer")
         hint = ("the provider does not serve the connector's URL: check its base URL (an OpenAI-compatible server "
                 "usually serves under /v1)") if status == 404 else None
         return UpstreamError(f"the LLM provider failed ({status}): {message}", status=status,
                              provider_message=message, hint=hint)
+    if exc.status == 429 and THROTTLED in reason:
+        exc.message = f"{reason}{tried}"
+        exc.hint = ("ML Commons' rate_limiter of this model refused it: raise model.rate_limiter.limit, or send "
+                    "fewer requests")
+        return exc
     if NETWORK_ERROR in reason:
         return UpstreamUnreachableError(f"OpenSearch could not reach the LLM provider: {mask_text(reason)}",
                                         status=exc.status, hint="check the endpoint URL and that the provider is up")

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -38,10 +38,20 @@ class Exchange:
         self._h = handler
         self.request = request
         self.started = False
+        self.status: Optional[int] = None  # the status line sent, if any (a refused or billed call)
+        #: told the status once, just before the answer's last bytes go out (None: nothing sent)
+        self.on_settled: Optional[Callable[[Optional[int]], None]] = None
         self._chunked = False
 
+    def settle(self) -> None:
+        """Call :attr:`on_settled` once.  It runs before the client can have the whole answer, so a caller that
+        sends its next request on receipt finds the server's books (a concurrency slot, a tally) already done."""
+        callback, self.on_settled = self.on_settled, None
+        if callback is not None:
+            callback(self.status)
+
     def _head(self, status: int, content_type: str, headers: Optional[Mapping[str, str]]) -> None:
-        self.started = True
+        self.started, self.status = True, status
         self._h.send_response(status)
         self._h.send_header("Content-Type", content_type)
         for k, v in (headers or {}).items():
@@ -52,6 +62,7 @@ class Exchange:
         """Answer with a complete body and ``Content-Length`` (no body for HEAD)."""
         self._head(status, content_type, headers)
         self._h.send_header("Content-Length", str(len(body)))
+        self.settle()
         self._h.end_headers()
         if self.request.method != "HEAD":
             self._h.wfile.write(body)
@@ -84,12 +95,14 @@ class Exchange:
 
     def end_stream(self) -> None:
         """Finish a streamed answer (the terminating zero-length chunk)."""
+        self.settle()
         if self._chunked:
             self._h.wfile.write(b"0\r\n\r\n")
             self._h.wfile.flush()
 
     def abort(self) -> None:
         """Close the connection now, whatever was or was not sent."""
+        self.settle()
         self.started = True
         self._h.close_connection = True
         try:

@@ -4,19 +4,21 @@ A :class:`FakeServer` runs a :class:`~http.server.ThreadingHTTPServer` (HTTP/1.1
 threads) on ``127.0.0.1`` in a daemon thread.  Subclasses register routes with
 :meth:`FakeServer.route` and answer through an :class:`~opensearch_llm.testing._exchange.Exchange`.
 Every request is recorded as a :class:`RecordedRequest`; the :class:`Faults` switches are
-checked before a route runs.  Standard library only.
+checked before a route runs.  :meth:`FakeServer.cap` adds a provider's concurrency cap (HTTP 429 at once
+beyond it, see :mod:`~opensearch_llm.testing._cap`), and :attr:`FakeServer.billed`, :attr:`FakeServer.refused`
+and :attr:`FakeServer.max_in_flight` tell answered calls from refused ones.  Standard library only.
 """
 
 from __future__ import annotations
 
-import argparse
-import signal
 import threading
 import time
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
+from opensearch_llm.testing._cap import CAP_MESSAGE, DEFAULT_SCOPE, ConcurrencyCap
 from opensearch_llm.testing._exchange import Exchange, RecordedRequest, _HTTPServer
+from opensearch_llm.testing._standalone import add_fault_arguments, apply_fault_arguments, serve_until_signal
 
 __all__ = ["Exchange", "FakeServer", "Faults", "RecordedRequest", "Route", "add_fault_arguments",
            "apply_fault_arguments", "serve_until_signal"]
@@ -68,6 +70,7 @@ class FakeServer:
         self.host = host
         self._port = port
         self.faults = Faults()
+        self._cap = ConcurrencyCap()
         self._routes: Dict[str, Dict[str, Route]] = {}
         self._log: List[RecordedRequest] = []
         self._cond = threading.Condition()
@@ -119,9 +122,10 @@ class FakeServer:
             return list(self._log)
 
     def clear_requests(self) -> None:
-        """Forget the recorded requests."""
+        """Forget the recorded requests and zero :attr:`billed`, :attr:`refused` and :attr:`max_in_flight`."""
         with self._cond:
             self._log.clear()
+            self._cap.reset()
 
     def last_request(self, path_suffix: Optional[str] = None) -> Optional[RecordedRequest]:
         """The newest request (whose path ends with ``path_suffix`` if given), or None."""
@@ -174,9 +178,37 @@ class FakeServer:
             self.faults.drop_connection, self.faults.count, self.faults.path_contains = True, count, path_contains
 
     def reset_faults(self) -> None:
-        """Clear every fault switch."""
+        """Clear every fault switch and lift the concurrency cap."""
         with self._cond:
             self.faults.clear()
+        self._cap.set(None)
+
+    # concurrency cap ----------------------------------------------------------------------------
+    def cap(self, limit: int, retry_after: Optional[int] = None, path_contains: str = DEFAULT_SCOPE) -> None:
+        """Answer a request whose path contains ``path_contains`` with 429 at once (the provider's error body,
+        :data:`~opensearch_llm.testing._cap.CAP_MESSAGE`, plus ``Retry-After`` when given) while ``limit`` are in
+        flight, like DeepSeek's per-account cap; combines with :meth:`slow`, whose delay counts as in flight."""
+        self._cap.set(limit, retry_after, path_contains)
+
+    def cap_off(self) -> None:
+        """Lift the concurrency cap (the counters go on counting)."""
+        self._cap.set(None, path_contains=self._cap.path_contains)
+
+    @property
+    def billed(self) -> int:
+        """Requests in the cap's scope (paths with ``chat`` by default; counted with or without a cap) answered with
+        HTTP 200: the answers a provider would bill."""
+        return self._cap.tally().billed
+
+    @property
+    def refused(self) -> int:
+        """Requests in the cap's scope refused with 429 by :meth:`cap` (never billed)."""
+        return self._cap.tally().refused
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests in the cap's scope in flight at once (admitted ones; refused ones never count)."""
+        return self._cap.tally().max_in_flight
 
     def _take_fault(self, path: str) -> Optional[Faults]:
         with self._cond:
@@ -208,6 +240,27 @@ class FakeServer:
         with self._cond:
             self._log.append(rec)
             self._cond.notify_all()
+        if not self._cap.in_scope(rec.path):
+            return self._respond(ex)
+        if not self._cap.admit():
+            return self._refuse_over_cap(ex)
+        ex.on_settled = lambda status: self._cap.release(billed=status == 200)
+        try:
+            self._respond(ex)
+        finally:
+            ex.settle()  # when the answer did not (a handler that sent nothing)
+
+    def _refuse_over_cap(self, ex: Exchange) -> None:
+        """The cap's answer: 429 with the provider's error body, sent at once (no delay, no fault)."""
+        retry_after = self._cap.retry_after
+        extra = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        try:
+            ex.send_json(429, self.error_payload(429, CAP_MESSAGE), extra)
+        except (BrokenPipeError, ConnectionResetError):
+            ex.abort()
+
+    def _respond(self, ex: Exchange) -> None:
+        rec = ex.request
         try:
             fault = self._take_fault(rec.path)
             if fault is not None:
@@ -234,50 +287,3 @@ class FakeServer:
                 ex.abort()
             else:
                 ex.send_json(500, self.error_payload(500, f"fake server error: {type(exc).__name__}: {exc}"))
-
-
-def serve_until_signal(server: FakeServer) -> int:
-    """Start ``server``, print ``<name> listening on <url>``, serve until SIGINT/SIGTERM; return 0."""
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    server.start()
-    print(f"{server.name} listening on {server.url}", flush=True)
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        server.stop()
-    return 0
-
-
-def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
-    """The standalone fakes' fault flags (see :class:`Faults`); they apply to every request until stopped."""
-    group = parser.add_argument_group("faults", "answer every request badly (until the server stops)")
-    group.add_argument("--fail-status", type=int, metavar="N", default=None,
-                       help="answer with HTTP status N and the provider's error body, e.g. 429, 500, 503")
-    group.add_argument("--retry-after", type=int, metavar="S", default=None,
-                       help="with --fail-status: add a Retry-After: S header")
-    group.add_argument("--delay", type=float, metavar="S", default=0.0,
-                       help="wait S seconds before answering (combines with the other flags)")
-    group.add_argument("--malformed", action="store_true",
-                       help="answer with 200 and a body cut off mid-JSON")
-
-
-def apply_fault_arguments(parser: argparse.ArgumentParser, server: FakeServer, args: argparse.Namespace) -> None:
-    """Set ``server.faults`` from :func:`add_fault_arguments` flags (``parser.error``, exit 2, when they clash)."""
-    status, retry_after = args.fail_status, args.retry_after
-    if status is not None and not 100 <= status <= 599:
-        parser.error(f"--fail-status must be an HTTP status (100-599), got {status}")
-    if retry_after is not None and status is None:
-        parser.error("--retry-after needs --fail-status")
-    if status is not None and args.malformed:
-        parser.error("--fail-status and --malformed exclude each other")
-    if args.delay < 0:
-        parser.error(f"--delay must not be negative, got {args.delay}")
-    server.faults.status, server.faults.retry_after = status, retry_after
-    server.faults.delay, server.faults.malformed_json = args.delay, bool(args.malformed)

@@ -26,8 +26,17 @@ question (its last line); both add ``" Earlier you asked: <first earlier questio
 history (rule in :mod:`~opensearch_llm.testing._openai_wire`).  What the fake received is in
 :attr:`FakeDeepSeek.requests` (parsed bodies in ``.json``).
 
+Concurrency cap (DeepSeek caps requests in flight per account and answers 429 beyond it, Rate Limit &
+Isolation page, late 2026): ``fake.cap(limit, retry_after=None)`` answers a chat request that arrives while
+``limit`` are in flight at once, without running the model, with 429 and ``{"error": {"message": "Rate limit
+reached for requests: too many concurrent requests", "type": "rate_limit_error", "code":
+"rate_limit_exceeded"}}`` (plus ``Retry-After: <retry_after>`` when given); ``slow(seconds)`` keeps the admitted
+ones in flight longer; ``cap_off()`` lifts it.  The tally tells billed calls from refused ones:
+``fake.billed`` (chat answers sent with HTTP 200), ``fake.refused`` (429s of the cap) and
+``fake.max_in_flight``; ``clear_requests()`` zeroes them.
+
 Run standalone with ``python -m opensearch_llm.testing.fake_deepseek --port N --key K`` (``--help``
-lists the fault flags).
+lists the fault flags, ``--max-concurrency N`` and ``--retry-after S`` among them).
 """
 
 from __future__ import annotations
@@ -80,7 +89,8 @@ class FakeDeepSeek(FakeServer):
     (``<url>/chat/completions``).  ``models`` are served and listed; ``legacy`` (default
     :data:`LEGACY_MODELS`) maps extra accepted names to the listed model that answers them (an entry
     whose target is not in ``models`` is ignored).  Faults: :meth:`fail`, :meth:`slow`,
-    :meth:`malformed`, :meth:`drop`, :meth:`reset_faults`, or the :attr:`faults` fields directly.
+    :meth:`malformed`, :meth:`drop`, :meth:`reset_faults`, or the :attr:`faults` fields directly; the
+    concurrency cap: :meth:`cap`, :meth:`cap_off`, :attr:`billed`, :attr:`refused`, :attr:`max_in_flight`.
     """
 
     name = "fake-deepseek"

@@ -72,7 +72,9 @@ def test_deepseek_chat_details() -> None:
     assert bp.connector.parameters == {"base_url": "https://api.deepseek.com", "model": "deepseek-flash",
                                        "temperature": "1.0", "top_p": "1.0", "max_tokens": "4096"}
     assert reveal(bp.connector.body)["credential"] == {"api_key": "sk-shipped-fake-0000"}
-    assert bp.connector.body["client_config"] == {"read_timeout": 60, "connection_timeout": 10}
+    assert bp.connector.body["client_config"] == {"read_timeout": 60, "connection_timeout": 10, "max_retry_times": 3,
+                                                  "retry_backoff_policy": "exponential_full_jitter",
+                                                  "retry_backoff_millis": 500, "retry_timeout_seconds": 30}
     action = bp.connector.predict_action
     assert action["url"] == "${parameters.base_url}/chat/completions"
     assert action["headers"]["Authorization"] == "Bearer ${credential.api_key}"
