@@ -209,6 +209,10 @@ class UpstreamUnreachableError(UpstreamError):
     """OpenSearch could not reach the provider."""
 
 
+class UpstreamTimeoutError(UpstreamError):
+    """The provider took longer than the connector's ``read_timeout``: the call may have run (and been billed)."""
+
+
 class NotProvisionedError(OpenSearchLLMError):
     """The blueprint has no model the caller can use in this cluster (no call was sent)."""
 

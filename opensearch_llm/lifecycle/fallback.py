@@ -11,13 +11,12 @@ started is never continued elsewhere.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from opensearch_llm.errors import (
     ClusterError, NotProvisionedError, OpenSearchLLMError, UpstreamAuthError, UpstreamError,
-    UpstreamRateLimitError, UpstreamUnreachableError,
+    UpstreamRateLimitError, UpstreamTimeoutError, UpstreamUnreachableError,
 )
 from opensearch_llm.lifecycle.consumer_smoke import ConsumerCheck
 from opensearch_llm.lifecycle.conversation import PredictResult, predict, provisioned_model
@@ -32,18 +31,16 @@ if TYPE_CHECKING:
 
     from opensearch_llm.blueprint.model import Blueprint
 
-# how Java and ML Commons word a timeout: the request went out, an answer may have been produced and billed
-TIMED_OUT = re.compile(r"time[d]? ?out|timeout", re.IGNORECASE)
-
-
 def unanswered(exc: BaseException) -> Optional[str]:
     """Why ``exc`` proves that no answer was produced (so the next model may be asked), or None."""
     if isinstance(exc, NotProvisionedError):
         return "not provisioned"
     if isinstance(exc, UpstreamRateLimitError):
         return "rate limited by the provider (429)"
+    if isinstance(exc, UpstreamTimeoutError):
+        return None  # the connector's read_timeout: the request went out, an answer may have been billed
     if isinstance(exc, UpstreamUnreachableError):
-        return None if TIMED_OUT.search(exc.message) else "the provider could not be reached"
+        return "the provider could not be reached"
     if isinstance(exc, UpstreamAuthError):
         return None  # the key is wrong: a configuration error to fix, not an outage to route around
     if isinstance(exc, UpstreamError) and exc.status is not None and exc.status >= 500:
@@ -101,9 +98,9 @@ class _Started:
 def _note_attempts(exc: OpenSearchLLMError, attempts: list, reason: Optional[str], name: str, last: bool) -> None:
     for attempt in attempts:
         add_note(exc, f"{attempt['blueprint']} did not answer ({attempt['reason']}): {attempt['error']}")
-    if attempts and reason is None:
-        add_note(exc, f"{name} may have produced an answer (a timeout or a broken connection), so no further "
-                     "fallback was asked")
+    if reason is None and not last:
+        add_note(exc, f"{name} may have produced an answer (a timeout or a broken connection) or needs a fix, so "
+                      "no fallback was asked")
     elif attempts and last:
         add_note(exc, "every fallback failed")
 

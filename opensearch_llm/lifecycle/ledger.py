@@ -26,6 +26,7 @@ from opensearch_llm.lifecycle.naming import Marker
 from opensearch_llm.resources import settings
 
 UNSET = "unset"
+FOR_ANOTHER_RUN = "another run of ours still needs it"  # the note of an entry kept for a staying run's record
 FLAG_NAMES = {"plugins.ml_commons.memory_feature_enabled": "memory",
               "plugins.ml_commons.rag_pipeline_feature_enabled": "rag",
               "plugins.ml_commons.agent_framework_enabled": "agent",
@@ -142,7 +143,7 @@ def plan_restore(now: settings.SettingsFacts, leaving: Sequence[SettingsRecord],
     conflicts: list[str] = []
     staying_trust = {o for rec in staying for o in rec.trust}
     going = {o for rec in leaving for o in rec.trust} - staying_trust
-    notes += [f"kept {settings.endpoint_regex(o + '/')}: another run of ours still needs it"
+    notes += [f"kept {settings.endpoint_regex(o + '/')}: {FOR_ANOTHER_RUN}"
               for o in sorted({o for rec in leaving for o in rec.trust} & staying_trust)]
     remove = []
     for origin in sorted(going):
@@ -178,7 +179,7 @@ def _restore_private_ip(now: settings.SettingsFacts, leaving: Sequence[SettingsR
         return
     if any(rec.private_ip for rec in staying):
         # a note, like every entry kept for another run: the caller lists the cluster again before trusting it
-        notes.append("private_ip_enabled left on: another run of ours still needs it")
+        notes.append(f"private_ip_enabled left on: {FOR_ANOTHER_RUN}")
         return
     if any(settings.is_private(url) for url in needed_urls):
         notes.append("private_ip_enabled left on: a connector of ours that stays has a private endpoint")

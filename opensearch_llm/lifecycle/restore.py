@@ -23,7 +23,7 @@ from opensearch_llm.lifecycle.journal import (
 )
 from opensearch_llm.blueprint.endpoints import endpoint_urls
 from opensearch_llm.lifecycle.report import TeardownReport
-from opensearch_llm.resources import settings
+from opensearch_llm.resources import model_group, settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -253,7 +253,7 @@ def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Seque
 
     def body_for(now: settings.SettingsFacts) -> dict:
         planned = _restore_plan(client, now, records, gone, state)
-        if planned.notes and not state["fresh"]:
+        if planned.notes and not state["fresh"] and not _keepers_still_there(client, planned, state, gone):
             state.update(listing=None, fresh=True)
             planned = _restore_plan(client, now, records, gone, state)
         first.append(planned)
@@ -278,3 +278,14 @@ def _restore_plan(client: "OpenSearch", now: settings.SettingsFacts, records: Se
     listing = list(state["listing"])
     staying = [ledger.record_of(r.marker) for r in listing if r.kind == "model_group" and r.id not in gone]
     return ledger.plan_restore(now, records, staying, needed_by_others(client, gone, listing))
+
+
+def _keepers_still_there(client: "OpenSearch", planned: ledger.RestorePlan, state: dict, gone: set) -> bool:
+    """True when everything ``planned`` keeps is kept for other runs' records, and each of those runs' groups is
+    still there (read by id: one request each, where listing everything again takes seven)."""
+    state["fresh"] = True  # asked once per restore
+    if not all(ledger.FOR_ANOTHER_RUN in note for note in planned.notes):
+        return False
+    keepers = [r for r in state["listing"] if r.kind == "model_group" and r.id not in gone
+               and not ledger.record_of(r.marker).empty]
+    return all(model_group.get(client, r.id) is not None for r in keepers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -17,7 +18,8 @@ from tenacity import Retrying, retry_if_exception
 
 from opensearch_llm.client import retry_after_seconds
 from opensearch_llm.errors import (
-    ClusterError, UpstreamAuthError, UpstreamError, UpstreamRateLimitError, UpstreamUnreachableError,
+    ClusterError, UpstreamAuthError, UpstreamError, UpstreamRateLimitError, UpstreamTimeoutError,
+    UpstreamUnreachableError,
 )
 from opensearch_llm.resources.common import about
 from opensearch_llm.secrets import mask_text
@@ -32,6 +34,7 @@ CLUSTER_REFUSALS = (429, 503)  # answered by the cluster itself before any model
 
 DEFAULT_DEADLINE = 60.0  # seconds a predict without a timeout may spend on refusals
 THROTTLED = "is throttled at"  # ML Commons' own rate_limiter, before any call to the provider
+TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)  # "Read timed out" (2.19.6, 3.6.0)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,11 @@ def classify(exc: ClusterError, timeout: Optional[float] = None, retries: int = 
         exc.hint = ("ML Commons' rate_limiter of this model refused it: raise model.rate_limiter.limit, or send "
                     "fewer requests")
         return exc
+    if NETWORK_ERROR in reason and TIMED_OUT.search(reason):
+        return UpstreamTimeoutError(f"the LLM provider did not answer within the connector's read_timeout: "
+                                    f"{mask_text(reason)}; the call may have run (and been billed)",
+                                    status=exc.status, hint="raise connector.client_config.read_timeout; it was not "
+                                                            "resent, so the provider was asked at most once")
     if NETWORK_ERROR in reason:
         return UpstreamUnreachableError(f"OpenSearch could not reach the LLM provider: {mask_text(reason)}",
                                         status=exc.status, hint="check the endpoint URL and that the provider is up")

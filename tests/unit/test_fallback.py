@@ -11,7 +11,7 @@ from opensearch_llm import api
 from opensearch_llm.blueprint import load_blueprint, load_fallbacks
 from opensearch_llm.errors import (
     BlueprintError, ClusterError, NotProvisionedError, UpstreamAuthError, UpstreamError, UpstreamRateLimitError,
-    UpstreamUnreachableError,
+    UpstreamTimeoutError, UpstreamUnreachableError,
 )
 from opensearch_llm.lifecycle.events import RunOptions
 from opensearch_llm.lifecycle.fallback import probe_fallbacks, unanswered
@@ -49,7 +49,7 @@ def _up(client, options, *blueprints) -> list[str]:
 
 @pytest.mark.parametrize("error, moves_on", [
     (UpstreamUnreachableError("OpenSearch could not reach the LLM provider: Connection refused"), True),
-    (UpstreamUnreachableError("OpenSearch could not reach the LLM provider: Read timed out"), False),
+    (UpstreamTimeoutError("the LLM provider did not answer within the connector's read_timeout"), False),
     (UpstreamRateLimitError("rate limited", status=429), True),
     (UpstreamError("the LLM provider failed (503): overloaded", status=503), True),
     (UpstreamError("the LLM provider failed (400): bad request", status=400), False),
@@ -78,9 +78,9 @@ def test_a_timeout_never_asks_the_fallback(double: MLDouble, client, options, pa
     primary, fallbacks = pair
     first, second = _up(client, options, primary, *fallbacks)
     double.fail_status("POST", rf"/models/{first}/_predict$", 500, body=TIMED_OUT)
-    with pytest.raises(UpstreamUnreachableError) as raised:
+    with pytest.raises(UpstreamTimeoutError) as raised:
         api.predict(client, primary, "hi", fallbacks=fallbacks)
-    assert "timed out" in raised.value.message
+    assert "Read timed out" in raised.value.message and "may have run" in raised.value.message
     assert double.count("POST", rf"/models/{second}/_predict$") == 0, "the fallback was asked after a timeout"
 
 
