@@ -131,11 +131,14 @@ def answer_chat_completion(ex: Exchange, models: Container[str], completion_id: 
         return ex.send_json(200, completion_body(req, ans, completion_id, created))
     ex.start_stream(200, "text/event-stream; charset=utf-8")
     kept_alive = False
-    for c in stream_chunks(req, ans, completion_id, created):
+    chunks = list(stream_chunks(req, ans, completion_id, created))
+    for index, c in enumerate(chunks):
         delta = c["choices"][0]["delta"] if c["choices"] else {}
         if delta.get("reasoning_content") and not kept_alive:
             ex.write(KEEP_ALIVE)
             kept_alive = True
+        if index == len(chunks) - 1:
+            ex.settle()  # a client may send its next call as soon as it reads the last event: books first
         ex.write(sse_event(c))
     ex.write(b"data: [DONE]\n\n")
     ex.end_stream()

@@ -127,6 +127,7 @@ class FakeOllama(ModelRoutes, FakeServer):
         ex.start_stream(200, "application/x-ndjson")
         for obj in pieces:
             self._line(ex, {**obj, "done": False})
+        ex.settle()  # a client may send its next call as soon as it reads the final line: books first
         self._line(ex, final)
         ex.end_stream()
 
