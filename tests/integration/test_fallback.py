@@ -124,3 +124,14 @@ def test_calls_throttled_by_a_low_rate_limiter_are_retried_not_failed(cli: Cli, 
         assert len(fake_deepseek.requests) == 32, "a throttled call reached the provider, or one was lost"
     finally:
         assert cli("down", "deepseek-chat").code == 0
+
+
+def test_doctor_checks_each_fallback_the_blueprint_names(cli: Cli, clean_cluster: Any, tmp_path: Path) -> None:
+    _write(tmp_path, "fb-dead", base_url=f"http://127.0.0.1:{_closed_port()}")
+    primary = _write(tmp_path, "fb-primary", fallback="fb-dead")
+    checked = cli("doctor", primary, "--no-preflight")
+    assert checked.code == 1, checked
+    assert "fb-primary: blueprint" in checked.out and "fb-dead: blueprint" in checked.out, checked
+    rows = checked.out.splitlines()
+    assert any(r.startswith("FAIL") and "fb-dead: upstream" in r and "Connection refused" in r for r in rows), checked
+    assert any(r.startswith("PASS") and "fb-primary: upstream" in r for r in rows), checked
