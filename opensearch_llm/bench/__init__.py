@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from opensearch_llm.bench.report import BenchReport
 from opensearch_llm.bench.run import MAX_CONCURRENCY, MAX_REQUESTS, check_load, run_bench
-from opensearch_llm.bench.stats import Call, Latency, PathStats, percentile
+from opensearch_llm.bench.stats import Call, MeasuredLatency, PathStats, percentile
 
-__all__ = ["MAX_CONCURRENCY", "MAX_REQUESTS", "BenchReport", "Call", "Latency", "PathStats", "check_load",
+__all__ = ["MAX_CONCURRENCY", "MAX_REQUESTS", "BenchReport", "Call", "MeasuredLatency", "PathStats", "check_load",
            "percentile", "run_bench"]

@@ -42,8 +42,9 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
 
 
 @dataclass(frozen=True)
-class Latency:
-    """Latency figures in milliseconds."""
+class MeasuredLatency:
+    """Latency figures in milliseconds, computed from the calls a bench timed (not ML Commons' window: see
+    :class:`opensearch_llm.lifecycle.traffic.Latency`)."""
 
     min: float
     p50: float
@@ -53,7 +54,7 @@ class Latency:
     mean: float
 
     @classmethod
-    def of(cls, millis: Sequence[float]) -> Optional["Latency"]:
+    def of(cls, millis: Sequence[float]) -> Optional["MeasuredLatency"]:
         """The figures of ``millis`` (any order), or None when there are none."""
         if not millis:
             return None
@@ -96,9 +97,9 @@ class PathStats:
         return self.sent - self.ok
 
     @property
-    def latency(self) -> Optional[Latency]:
+    def latency(self) -> Optional[MeasuredLatency]:
         """The latency figures of the answered calls (None when none was answered)."""
-        return Latency.of(self.millis)
+        return MeasuredLatency.of(self.millis)
 
     @property
     def throughput(self) -> float:

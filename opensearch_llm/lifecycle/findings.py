@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 from opensearch_llm.lifecycle import ledger
 from opensearch_llm.lifecycle.facts import Owned
 from opensearch_llm.lifecycle.journal import runs, start_entry
-from opensearch_llm.resources import model, settings
+from opensearch_llm.resources import model, profile, settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,10 +35,9 @@ def problem(kind: str, rid: str, detail: str, fix: str) -> dict:
 
 def ghosts(client: "OpenSearch") -> list[dict]:
     """Models served by a node with no model document."""
-    profile = client.transport.perform_request("GET", "/_plugins/_ml/profile/models")
     served: dict[str, list[str]] = {}
-    for node_id, node in (profile.get("nodes") or {}).items():
-        for model_id in node.get("models") or {}:
+    for node_id, models in profile.profile(client).items():
+        for model_id in models:
             served.setdefault(model_id, []).append(node_id)
     return [problem("ghost deployment", model_id, f"served on node(s) {', '.join(sorted(nodes))} with no model "
                     "document: no API can undeploy it",

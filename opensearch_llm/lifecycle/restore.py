@@ -253,9 +253,11 @@ def restore_recorded(client: "OpenSearch", report: TeardownReport, groups: Seque
 
     def body_for(now: settings.SettingsFacts) -> dict:
         planned = _restore_plan(client, now, records, gone, state)
-        if planned.notes and not state["fresh"] and not _keepers_still_there(client, planned, state, gone):
-            state.update(listing=None, fresh=True)
-            planned = _restore_plan(client, now, records, gone, state)
+        if planned.notes and not state["fresh"]:
+            state["fresh"] = True  # looked at again once per restore
+            if not _keepers_still_there(client, planned, state["listing"], gone):
+                state["listing"] = None
+                planned = _restore_plan(client, now, records, gone, state)
         first.append(planned)
         return planned.body
 
@@ -280,12 +282,12 @@ def _restore_plan(client: "OpenSearch", now: settings.SettingsFacts, records: Se
     return ledger.plan_restore(now, records, staying, needed_by_others(client, gone, listing))
 
 
-def _keepers_still_there(client: "OpenSearch", planned: ledger.RestorePlan, state: dict, gone: set) -> bool:
+def _keepers_still_there(client: "OpenSearch", planned: ledger.RestorePlan, listing: Sequence[Owned],
+                         gone: set) -> bool:
     """True when everything ``planned`` keeps is kept for other runs' records, and each of those runs' groups is
     still there (read by id: one request each, where listing everything again takes seven)."""
-    state["fresh"] = True  # asked once per restore
     if not all(ledger.FOR_ANOTHER_RUN in note for note in planned.notes):
         return False
-    keepers = [r for r in state["listing"] if r.kind == "model_group" and r.id not in gone
+    keepers = [r for r in listing if r.kind == "model_group" and r.id not in gone
                and not ledger.record_of(r.marker).empty]
     return all(model_group.get(client, r.id) is not None for r in keepers)

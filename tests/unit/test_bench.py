@@ -16,7 +16,7 @@ from opensearch_llm.bench import MAX_CONCURRENCY, MAX_REQUESTS, BenchReport, Cal
 from opensearch_llm.bench.direct import DirectSender, direct_request
 from opensearch_llm.bench.report import BLOCKS, bar, buckets, histogram
 from opensearch_llm.bench.run import run_load
-from opensearch_llm.bench.stats import Latency
+from opensearch_llm.bench.stats import MeasuredLatency
 from opensearch_llm.blueprint import load_blueprint
 from opensearch_llm.errors import InvalidInputError, UpstreamRateLimitError
 from opensearch_llm.testing import FakeDeepSeek
@@ -54,9 +54,9 @@ def test_percentile_refuses_nonsense(values: List[float], p: float) -> None:
 
 
 def test_latency_figures() -> None:
-    assert Latency.of([]) is None
-    figures = Latency.of([40.0, 10.0, 30.0, 20.0])
-    assert figures == Latency(min=10.0, p50=20.0, p90=40.0, p99=40.0, max=40.0, mean=25.0)
+    assert MeasuredLatency.of([]) is None
+    figures = MeasuredLatency.of([40.0, 10.0, 30.0, 20.0])
+    assert figures == MeasuredLatency(min=10.0, p50=20.0, p90=40.0, p99=40.0, max=40.0, mean=25.0)
 
 
 # --- histogram ----------------------------------------------------------------------------------------------------
